@@ -1,0 +1,88 @@
+"""Workspace sessions: tests, lint, typecheck (the default set), bench and fuzz.
+
+Every package is installed from its own folder, the way a user would install
+it, so a missing dependency declaration fails here rather than for the user.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+# Lowest first: a package may only depend on packages before it.
+PACKAGE_ORDER = [
+    "kvm-bindings",
+    "kvm-ioctls",
+    "vm-memory",
+    "linux-loader",
+    "virtio-queue",
+    "vm-devices",
+    "vmm",
+    "cli",
+]
+PACKAGES = [name for name in PACKAGE_ORDER if (ROOT / "packages" / name / "pyproject.toml").exists()]
+PYTHON = "3.11"
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _install_workspace(session: nox.Session, extras: str = "test") -> None:
+    session.install(*[f"./packages/{name}[{extras}]" for name in PACKAGES])
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run every package's tests and the cross-package tests against installed packages."""
+    _install_workspace(session)
+    session.install("pytest-xdist")
+    args = session.posargs or ["packages", "tests"]
+    session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole workspace."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over each package's sources and tests, one package at a time."""
+    _install_workspace(session)
+    session.install("mypy")
+    for name in PACKAGES:
+        folder = ROOT / "packages" / name
+        targets = [str(p) for p in (folder / "src", folder / "tests", folder / "benches") if p.exists()]
+        session.run("mypy", *targets)
+    if (ROOT / "tests").exists():
+        session.run("mypy", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: each package's benches/ scripts, printed side by side with their references."""
+    _install_workspace(session)
+    scripts = sorted(ROOT.glob("packages/*/benches/bench_*.py")) + sorted(
+        ROOT.glob("tests/benches/bench_*.py")
+    )
+    wanted = set(session.posargs)
+    for script in scripts:
+        if wanted and script.stem.removeprefix("bench_") not in wanted:
+            continue
+        session.run("python", str(script), env={"PYTHONPATH": os.fspath(script.parent)})
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Coverage-guided fuzz targets (atheris), each run for a bounded time."""
+    _install_workspace(session)
+    session.install("atheris")
+    seconds = session.posargs[0] if session.posargs else "60"
+    for target in sorted(ROOT.glob("packages/*/fuzz/fuzz_*.py")):
+        session.run("python", str(target), f"-max_total_time={seconds}")
