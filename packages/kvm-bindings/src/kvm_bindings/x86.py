@@ -21,27 +21,8 @@ class kvm_regs(ctypes.Structure):
     _fields_ = [
         (name, c_uint64)
         for name in (
-            [
-                "rax",
-                "rbx",
-                "rcx",
-                "rdx",
-                "rsi",
-                "rdi",
-                "rsp",
-                "rbp",
-                "r8",
-                "r9",
-                "r10",
-                "r11",
-                "r12",
-                "r13",
-                "r14",
-                "r15",
-                "rip",
-                "rflags",
-            ]
-        )
+            "rax rbx rcx rdx rsi rdi rsp rbp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags"
+        ).split()
     ]
 
 
