@@ -28,6 +28,7 @@ PYTHON = "3.11"
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "uv|virtualenv"
 
 
 def _install_workspace(session: nox.Session, extras: str = "test") -> None:

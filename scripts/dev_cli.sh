@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=$ROOT/.venv
 PY=${PYTHON:-python3}
+export PATH="$VENV/bin:$PATH"  # nox finds uv here
 
 usage() {
 	cat <<'USAGE'
@@ -49,7 +50,7 @@ ensure_venv() {
 		ensure_debs python3-venv
 		"$PY" -m venv "$VENV"
 	fi
-	"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip nox
+	"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip nox uv
 }
 
 install_workspace() {
