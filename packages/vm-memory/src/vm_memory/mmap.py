@@ -177,7 +177,7 @@ class GuestMemoryMmap:
         if type(addr) is not int:
             addr = operator.index(addr)
         index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and length >= 0 and addr + length <= self._ends[index]:
+        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
             offset = addr - self._starts[index]
             return self._regions[index]._mapping[offset : offset + length]
         return b"".join([region._view[a:b] for region, a, b in self._pieces(addr, length)])
@@ -197,7 +197,7 @@ class GuestMemoryMmap:
         source = _byte_view(data)
         length = source.nbytes
         index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + length <= self._ends[index]:
+        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
             offset = addr - self._starts[index]
             self._regions[index]._mapping[offset : offset + length] = source
             return
