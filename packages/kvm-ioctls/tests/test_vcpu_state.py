@@ -60,8 +60,10 @@ def test_fpu_lapic_events_xsave_xcrs_and_debug_registers_round_trip(guest: TinyG
     vcpu.set_fpu(fpu)
     assert vcpu.get_fpu().fcw == 0x37F
     lapic = vcpu.get_lapic()
+    assert bytes(lapic.regs)[0x30] == 0x14  # the LAPIC version register of KVM's xAPIC
+    lapic.regs[0x380] = 0x12  # the timer's initial count
     vcpu.set_lapic(lapic)
-    assert bytes(vcpu.get_lapic().regs)[0x20:0x24] == bytes(lapic.regs)[0x20:0x24]  # APIC ID
+    assert bytes(vcpu.get_lapic().regs)[0x380:0x384] == b"\x12\0\0\0"
     vcpu.set_vcpu_events(vcpu.get_vcpu_events())
     vcpu.set_xsave(vcpu.get_xsave())
     vcpu.set_xcrs(vcpu.get_xcrs())

@@ -8,7 +8,7 @@ makes sized variants of them.
 from __future__ import annotations
 
 import ctypes
-from ctypes import c_char, c_int64, c_uint8, c_uint16, c_uint32, c_uint64
+from ctypes import c_int64, c_uint8, c_uint16, c_uint32, c_uint64
 
 KVM_NR_INTERRUPTS = 256
 KVM_APIC_REG_SIZE = 0x400
@@ -117,7 +117,9 @@ class kvm_cpuid2(ctypes.Structure):
 
 
 class kvm_lapic_state(ctypes.Structure):
-    _fields_ = [("regs", c_char * KVM_APIC_REG_SIZE)]
+    # `char regs[]` in C; unsigned bytes here, so the registers read as raw bytes
+    # (a c_char array would read as a string cut at the first NUL).
+    _fields_ = [("regs", c_uint8 * KVM_APIC_REG_SIZE)]
 
 
 class kvm_pic_state(ctypes.Structure):
