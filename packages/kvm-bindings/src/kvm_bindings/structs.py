@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from ctypes import c_char, c_int32, c_uint8, c_uint32, c_uint64
+from ctypes import c_int32, c_uint8, c_uint32, c_uint64
 
 from kvm_bindings.x86 import kvm_ioapic_state, kvm_pic_state
 
@@ -28,7 +28,7 @@ class kvm_irq_level(ctypes.Structure):
 
 
 class kvm_irqchip_chip(ctypes.Union):
-    _fields_ = [("dummy", c_char * 512), ("pic", kvm_pic_state), ("ioapic", kvm_ioapic_state)]
+    _fields_ = [("dummy", c_uint8 * 512), ("pic", kvm_pic_state), ("ioapic", kvm_ioapic_state)]
 
 
 class kvm_irqchip(ctypes.Structure):
