@@ -278,3 +278,20 @@ def test_vectored_io_goes_straight_into_guest_memory(memory: GuestMemoryMmap) ->
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_accesses_alternating_between_regions_each_land_in_their_own(
+    memory: GuestMemoryMmap,
+) -> None:
+    targets = [0x10, 0x10010, 0x4010, 0x10, 0x10010, 0x3FF0, 0x4010]
+    for number, addr in enumerate(targets):
+        memory.write_u32(addr, 0xA000 + number)
+        assert memory.read_u32(addr) == 0xA000 + number
+        assert memory.read(addr, 4) == (0xA000 + number).to_bytes(4, "little")
+        assert memory.get_slice(addr, 4).tobytes() == memory.read(addr, 4)
+    assert [memory.read_u32(addr) for addr in (0x10, 0x10010, 0x4010, 0x3FF0)] == [
+        0xA003,
+        0xA004,
+        0xA006,
+        0xA005,
+    ]

@@ -19,7 +19,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from vm_memory.address import ADDRESS_LIMIT, AddressLike, GuestAddress, as_int
 from vm_memory.errors import (
@@ -49,6 +49,9 @@ _U16: Final = struct.Struct("<H")
 _U32: Final = struct.Struct("<I")
 _U64: Final = struct.Struct("<Q")
 
+# (start, end, region): one region's guest range, read and replaced atomically.
+_Span: TypeAlias = tuple[int, int, GuestMemoryRegion]
+
 
 class GuestMemoryMmap:
     """The guest's physical memory: regions sorted by address, never overlapping.
@@ -59,7 +62,7 @@ class GuestMemoryMmap:
     run). Closing the map closes its regions.
     """
 
-    __slots__ = ("_ends", "_regions", "_starts")
+    __slots__ = ("_ends", "_hot", "_regions", "_spans", "_starts")
 
     def __init__(self, regions: Iterable[GuestMemoryRegion]) -> None:
         ordered = sorted(regions, key=lambda region: region.start.value)
@@ -72,6 +75,11 @@ class GuestMemoryMmap:
         self._regions: tuple[GuestMemoryRegion, ...] = tuple(ordered)
         self._starts: list[int] = [region.start.value for region in ordered]
         self._ends: list[int] = [region.end for region in ordered]
+        self._spans: tuple[_Span, ...] = tuple(
+            (region.start.value, region.end, region) for region in ordered
+        )
+        # Lookup cache, not state: any span of this map is a correct answer.
+        self._hot: _Span = self._spans[0]
 
     @classmethod
     def from_ranges(
@@ -171,16 +179,23 @@ class GuestMemoryMmap:
         return region.host_address + addr - region.start.value
 
     # Bulk access --------------------------------------------------------------
+    #
+    # Each access first tries the hot span (the region of the last lookup that
+    # needed a search), then searches; anything not inside one region takes the
+    # general path, which checks the whole range before moving a byte.
 
     def read(self, addr: AddressLike, length: int) -> bytes:
         """A copy of ``length`` bytes from ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
-            offset = addr - self._starts[index]
-            return self._regions[index]._mapping[offset : offset + length]
-        return b"".join([region._view[a:b] for region, a, b in self._pieces(addr, length)])
+        start, end, region = self._hot
+        if not (length > 0 and start <= addr and addr + length <= end):
+            span = self._find_span(addr, length)
+            if span is None:
+                return b"".join([r._view[a:b] for r, a, b in self._pieces(addr, length)])
+            start, end, region = span
+        offset = addr - start
+        return region._mapping[offset : offset + length]
 
     def read_into(self, addr: AddressLike, buffer: Buffer) -> None:
         """Fill the writable ``buffer`` (any bytes-like object) from ``addr``."""
@@ -196,15 +211,18 @@ class GuestMemoryMmap:
             addr = operator.index(addr)
         source = _byte_view(data)
         length = source.nbytes
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
-            offset = addr - self._starts[index]
-            self._regions[index]._mapping[offset : offset + length] = source
-            return
-        done = 0
-        for region, a, b in self._pieces(addr, length):
-            region._view[a:b] = source[done : done + b - a]
-            done += b - a
+        start, end, region = self._hot
+        if not (length > 0 and start <= addr and addr + length <= end):
+            span = self._find_span(addr, length)
+            if span is None:
+                done = 0
+                for piece, a, b in self._pieces(addr, length):
+                    piece._view[a:b] = source[done : done + b - a]
+                    done += b - a
+                return
+            start, end, region = span
+        offset = addr - start
+        region._mapping[offset : offset + length] = source
 
     def read_obj(self, addr: AddressLike, cls: type[_CT]) -> _CT:
         """A ctypes object of type ``cls`` copied from ``addr``."""
@@ -224,13 +242,16 @@ class GuestMemoryMmap:
         """
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
-            offset = addr - self._starts[index]
-            return self._regions[index]._view[offset : offset + length]
-        if self._pieces(addr, length):  # valid, but not inside one region
-            raise GuestMemoryError(addr, length, "crosses a memory region boundary")
-        return memoryview(bytearray())  # a valid zero-length access
+        start, end, region = self._hot
+        if not (length > 0 and start <= addr and addr + length <= end):
+            span = self._find_span(addr, length)
+            if span is None:
+                if self._pieces(addr, length):  # valid, but not inside one region
+                    raise GuestMemoryError(addr, length, "crosses a memory region boundary")
+                return memoryview(bytearray())  # a valid zero-length access
+            start, end, region = span
+        offset = addr - start
+        return region._view[offset : offset + length]
 
     def get_slices(self, addr: AddressLike, length: int) -> list[memoryview]:
         """Writable, zero-copy views covering ``[addr, addr + length)`` in order,
@@ -239,118 +260,143 @@ class GuestMemoryMmap:
 
     # Fixed-width little-endian loads and stores ---------------------------------
     #
-    # These are virtio's hot path, so each is written out in full: one bisect,
-    # one struct call. A naturally aligned access is a single host load or
-    # store, so a ring index the guest updates concurrently is never torn. An
-    # access that does not fit in one region takes the general, checked path.
+    # Virtio's hot path (ring indices, descriptors), so each is written out in
+    # full: a hit on the hot span costs two comparisons and one struct call.
+    # A naturally aligned access is a single host load or store, so an index
+    # the guest updates concurrently is never read torn.
 
     def read_struct(self, addr: AddressLike, fmt: struct.Struct) -> tuple[Any, ...]:
         """``fmt.unpack`` of the ``fmt.size`` bytes at ``addr`` (e.g. a whole
         virtio descriptor in one call)."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + fmt.size <= self._ends[index]:
-            return fmt.unpack_from(self._regions[index]._view, addr - self._starts[index])
-        return fmt.unpack(self.read(addr, fmt.size))
+        start, end, region = self._hot
+        if start <= addr and addr + fmt.size <= end:
+            return fmt.unpack_from(region._view, addr - start)
+        return self._load(fmt, addr)
 
     def write_struct(self, addr: AddressLike, fmt: struct.Struct, *values: Any) -> None:
         """Store ``fmt.pack(*values)`` at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + fmt.size <= self._ends[index]:
-            fmt.pack_into(self._regions[index]._view, addr - self._starts[index], *values)
-            return
-        self.write(addr, fmt.pack(*values))
+        start, end, region = self._hot
+        if start <= addr and addr + fmt.size <= end:
+            fmt.pack_into(region._view, addr - start, *values)
+        else:
+            self._store(fmt, addr, *values)
 
     def read_u8(self, addr: AddressLike) -> int:
         """The byte at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
+        start, end, region = self._hot
         value: int
-        if index >= 0 and addr + 1 <= self._ends[index]:
-            (value,) = _U8.unpack_from(self._regions[index]._view, addr - self._starts[index])
+        if start <= addr and addr + 1 <= end:
+            (value,) = _U8.unpack_from(region._view, addr - start)
         else:
-            (value,) = _U8.unpack(self.read(addr, 1))
+            (value,) = self._load(_U8, addr)
         return value
 
     def write_u8(self, addr: AddressLike, value: int) -> None:
         """Store the byte ``value`` at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + 1 <= self._ends[index]:
-            _U8.pack_into(self._regions[index]._view, addr - self._starts[index], value)
+        start, end, region = self._hot
+        if start <= addr and addr + 1 <= end:
+            _U8.pack_into(region._view, addr - start, value)
         else:
-            self.write(addr, _U8.pack(value))
+            self._store(_U8, addr, value)
 
     def read_u16(self, addr: AddressLike) -> int:
         """The little-endian u16 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
+        start, end, region = self._hot
         value: int
-        if index >= 0 and addr + 2 <= self._ends[index]:
-            (value,) = _U16.unpack_from(self._regions[index]._view, addr - self._starts[index])
+        if start <= addr and addr + 2 <= end:
+            (value,) = _U16.unpack_from(region._view, addr - start)
         else:
-            (value,) = _U16.unpack(self.read(addr, 2))
+            (value,) = self._load(_U16, addr)
         return value
 
     def write_u16(self, addr: AddressLike, value: int) -> None:
         """Store ``value`` as a little-endian u16 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + 2 <= self._ends[index]:
-            _U16.pack_into(self._regions[index]._view, addr - self._starts[index], value)
+        start, end, region = self._hot
+        if start <= addr and addr + 2 <= end:
+            _U16.pack_into(region._view, addr - start, value)
         else:
-            self.write(addr, _U16.pack(value))
+            self._store(_U16, addr, value)
 
     def read_u32(self, addr: AddressLike) -> int:
         """The little-endian u32 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
+        start, end, region = self._hot
         value: int
-        if index >= 0 and addr + 4 <= self._ends[index]:
-            (value,) = _U32.unpack_from(self._regions[index]._view, addr - self._starts[index])
+        if start <= addr and addr + 4 <= end:
+            (value,) = _U32.unpack_from(region._view, addr - start)
         else:
-            (value,) = _U32.unpack(self.read(addr, 4))
+            (value,) = self._load(_U32, addr)
         return value
 
     def write_u32(self, addr: AddressLike, value: int) -> None:
         """Store ``value`` as a little-endian u32 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + 4 <= self._ends[index]:
-            _U32.pack_into(self._regions[index]._view, addr - self._starts[index], value)
+        start, end, region = self._hot
+        if start <= addr and addr + 4 <= end:
+            _U32.pack_into(region._view, addr - start, value)
         else:
-            self.write(addr, _U32.pack(value))
+            self._store(_U32, addr, value)
 
     def read_u64(self, addr: AddressLike) -> int:
         """The little-endian u64 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
+        start, end, region = self._hot
         value: int
-        if index >= 0 and addr + 8 <= self._ends[index]:
-            (value,) = _U64.unpack_from(self._regions[index]._view, addr - self._starts[index])
+        if start <= addr and addr + 8 <= end:
+            (value,) = _U64.unpack_from(region._view, addr - start)
         else:
-            (value,) = _U64.unpack(self.read(addr, 8))
+            (value,) = self._load(_U64, addr)
         return value
 
     def write_u64(self, addr: AddressLike, value: int) -> None:
         """Store ``value`` as a little-endian u64 at ``addr``."""
         if type(addr) is not int:
             addr = operator.index(addr)
-        index = bisect_right(self._starts, addr) - 1
-        if index >= 0 and addr + 8 <= self._ends[index]:
-            _U64.pack_into(self._regions[index]._view, addr - self._starts[index], value)
+        start, end, region = self._hot
+        if start <= addr and addr + 8 <= end:
+            _U64.pack_into(region._view, addr - start, value)
         else:
-            self.write(addr, _U64.pack(value))
+            self._store(_U64, addr, value)
+
+    def _load(self, fmt: struct.Struct, addr: int) -> tuple[Any, ...]:
+        span = self._find_span(addr, fmt.size)
+        if span is None:
+            return fmt.unpack(self.read(addr, fmt.size))
+        return fmt.unpack_from(span[2]._view, addr - span[0])
+
+    def _store(self, fmt: struct.Struct, addr: int, *values: Any) -> None:
+        span = self._find_span(addr, fmt.size)
+        if span is None:
+            self.write(addr, fmt.pack(*values))
+        else:
+            fmt.pack_into(span[2]._view, addr - span[0], *values)
+
+    # Lookup ---------------------------------------------------------------------
+
+    def _find_span(self, addr: int, length: int) -> _Span | None:
+        """The span of the region holding all of ``[addr, addr + length)``, made
+        the hot span; None when the range is empty or not inside one region."""
+        index = bisect_right(self._starts, addr) - 1
+        if index >= 0 and length > 0 and addr + length <= self._ends[index]:
+            span = self._spans[index]
+            self._hot = span  # one attribute store: safe with concurrent readers
+            return span
+        return None
 
     def _pieces(self, addr: int, length: int) -> list[tuple[GuestMemoryRegion, int, int]]:
         """``(region, start offset, end offset)`` covering ``[addr, addr + length)``,
