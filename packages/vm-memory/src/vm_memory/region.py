@@ -92,8 +92,9 @@ class GuestMemoryRegion:
     """Guest memory ``[start, start + size)`` backed by one host mapping.
 
     Build one with :meth:`anonymous`, :meth:`memfd` or :meth:`from_file`, or
-    wrap a writable ``mmap.mmap`` you made yourself (the region takes it
-    over). ``start`` and the size must be multiples of :data:`PAGE_SIZE`.
+    wrap a writable ``mmap.mmap`` you made yourself: the region then owns the
+    mapping and the fd of ``file_offset``, and closes both. ``start`` and the
+    size must be multiples of :data:`PAGE_SIZE`.
     """
 
     __slots__ = ("_closed", "_mapping", "_view", "file_offset", "host_address", "size", "start")
