@@ -1,0 +1,30 @@
+"""Shared fixtures: real guest memory, a mock driver and the device's queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from virtio_queue import MockSplitQueue, Queue
+from vm_memory import GuestMemoryMmap
+
+MEMORY_SIZE = 1 << 20
+QUEUE_SIZE = 16
+
+
+@pytest.fixture
+def memory() -> Iterator[GuestMemoryMmap]:
+    """1 MiB of guest RAM at 0, then a hole, then 64 KiB at 2 MiB."""
+    guest = GuestMemoryMmap.from_ranges([(0, MEMORY_SIZE), (2 << 20, 64 << 10)])
+    yield guest
+    guest.close()
+
+
+@pytest.fixture
+def driver(memory: GuestMemoryMmap) -> MockSplitQueue:
+    return MockSplitQueue(memory, QUEUE_SIZE)
+
+
+@pytest.fixture
+def queue(driver: MockSplitQueue) -> Queue:
+    return driver.create_queue()
