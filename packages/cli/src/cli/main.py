@@ -1,0 +1,214 @@
+"""`cloud-hypervisor`: parse CH's command line, build and check the VmConfig, run the VM.
+
+Exit status: 0 when the VM ran and the VMM exited cleanly, 1 for a bad
+configuration or a VMM failure (one line on stderr, never a traceback), 2 for
+a usage error (unknown option, missing value), as clap gives.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from vmm.config import ConfigError, ValidationError, VmConfig, VmParams, parse_vm_config, validate
+from vmm.config.errors import OptionError
+from vmm.config.vmm_options import (
+    ApiSocketConfig,
+    EventMonitorConfig,
+    parse_api_socket,
+    parse_event_monitor,
+)
+
+from cli import __version__
+from cli.args import Arguments, UsageError, parse_args
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from vmm.config.record import dataclass
+
+__all__ = ["PROG", "VmmOptions", "build_config", "build_vmm_options", "main", "vm_params"]
+
+PROG = "cloud-hypervisor"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VmmOptions:
+    """Options of the VMM process rather than of the VM."""
+
+    api_socket: ApiSocketConfig | None = None
+    event_monitor: EventMonitorConfig | None = None
+    seccomp: str = "true"
+    landlock: bool = False
+    no_shutdown: bool = False
+    verbosity: int = 0
+    log_file: str | None = None
+    log_format: str = ""
+
+
+def vm_params(args: Arguments) -> VmParams:
+    """The VM options of the command line as raw strings, CH's defaults filled in."""
+    return VmParams(
+        cpus=args.one("cpus") or "",
+        memory=args.one("memory") or "",
+        memory_zones=args.many("memory-zone"),
+        firmware=args.one("firmware"),
+        kernel=args.one("kernel"),
+        initramfs=args.one("initramfs"),
+        cmdline=args.one("cmdline"),
+        rate_limit_groups=args.many("rate-limit-group"),
+        disks=args.many("disk"),
+        net=args.many("net"),
+        rng=args.one("rng") or "",
+        balloon=args.one("balloon"),
+        fs=args.many("fs"),
+        generic_vhost_user=args.many("generic-vhost-user"),
+        pmem=args.many("pmem"),
+        serial=args.one("serial") or "",
+        console=args.one("console") or "",
+        debug_console=args.one("debug-console") or "",
+        devices=args.many("device"),
+        user_devices=args.many("user-device"),
+        vdpa=args.many("vdpa"),
+        vsock=args.one("vsock"),
+        pvpanic=args.flag("pvpanic"),
+        numa=args.many("numa"),
+        watchdog=args.flag("watchdog"),
+        rtc=args.one("rtc"),
+        pci_segments=args.many("pci-segment"),
+        platform=args.one("platform"),
+        tpm=args.one("tpm"),
+        landlock_enable=args.flag("landlock"),
+        landlock_rules=args.many("landlock-rules"),
+    )
+
+
+def build_config(args: Arguments, *, check_files: bool = True) -> VmConfig:
+    """The validated VmConfig of a parsed command line; raises ConfigError."""
+    return validate(parse_vm_config(vm_params(args)), check_files=check_files)
+
+
+def build_vmm_options(args: Arguments) -> VmmOptions:
+    """The VMM-process options; raises ConfigError for a bad --api-socket or --event-monitor."""
+    api_socket = args.one("api-socket")
+    event_monitor = args.one("event-monitor")
+    return VmmOptions(
+        api_socket=None if api_socket is None else parse_api_socket(api_socket),
+        event_monitor=None if event_monitor is None else parse_event_monitor(event_monitor),
+        seccomp=args.one("seccomp") or "true",
+        landlock=args.flag("landlock"),
+        no_shutdown=args.flag("no-shutdown"),
+        verbosity=args.count("v"),
+        log_file=args.one("log-file"),
+        log_format=args.one("log-format") or "",
+    )
+
+
+def _error(stderr: TextIO, message: str) -> None:
+    stderr.write(f"{PROG}: error: {message}\n")
+
+
+def _describe(error: ConfigError) -> str:
+    return error.for_option() if isinstance(error, ValidationError) else str(error)
+
+
+def _warn_unavailable(args: Arguments, options: VmmOptions) -> None:
+    """Options that parse but do nothing yet: say so in the log rather than ignore them."""
+    if options.api_socket is not None:
+        log.warning("--api-socket: the REST API is not available yet; no socket is opened")
+    if options.event_monitor is not None:
+        log.warning("--event-monitor: events are not reported yet")
+    if "seccomp" in args.given and options.seccomp != "false":
+        log.warning("--seccomp: seccomp filters are not implemented yet")
+    if options.landlock:
+        log.warning("--landlock: Landlock is not implemented yet")
+    if options.no_shutdown:
+        log.warning("--no-shutdown: not available yet; the VMM exits when the guest shuts down")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `cloud-hypervisor` with `argv` (default: sys.argv[1:]); returns the exit status."""
+    stdout, stderr = sys.stdout, sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments:
+        from cli.help import render_help
+
+        stderr.write(render_help())
+        return 2
+    try:
+        args = parse_args(arguments)
+    except UsageError as error:
+        _error(stderr, f"{error.message}\n\nFor more information, try '--help'.")
+        return 2
+    if args.flag("help"):
+        from cli.help import render_help
+
+        stdout.write(render_help())
+        return 0
+    if args.flag("version"):
+        stdout.write(f"{PROG} v{__version__}\n")
+        return 0
+    return _run(args, stderr)
+
+
+def _run(args: Arguments, stderr: TextIO) -> int:
+    try:
+        options = build_vmm_options(args)
+    except ConfigError as error:
+        _error(stderr, _describe(error))
+        return 1
+    from cli.logs import LogFormatError, configure_logging
+
+    try:
+        undo_logging = configure_logging(options.verbosity, options.log_file, options.log_format)
+    except OSError as error:
+        _error(stderr, f"--log-file: cannot create '{options.log_file}': {error.strerror}")
+        return 1
+    except LogFormatError as error:
+        _error(stderr, f"--log-format: {error}")
+        return 1
+    try:
+        return _boot(args, options, stderr)
+    finally:
+        undo_logging()
+
+
+def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
+    if args.one("restore") is not None:
+        _error(stderr, str(OptionError("--restore", "restoring a snapshot is not available yet")))
+        return 1
+    if args.one("kernel") is None and args.one("firmware") is None:
+        _error(
+            stderr,
+            "no VM to boot: give --kernel or --firmware "
+            "(creating a VM through the API is not available yet)",
+        )
+        return 1
+    try:
+        config = build_config(args)
+    except ConfigError as error:
+        log.debug("configuration rejected: %r", error)
+        _error(stderr, _describe(error))
+        return 1
+    _warn_unavailable(args, options)
+    log.info("%s v%s starting", PROG, __version__)
+    try:
+        from vmm.runner import run_vm  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as error:
+        _error(stderr, f"the VMM runner cannot be loaded: {error}")
+        return 1
+    try:
+        status = int(run_vm(config))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        # A VMM failure is reported as one line; the traceback goes to the debug log.
+        log.debug("VMM failure", exc_info=True)
+        _error(stderr, str(error) or type(error).__name__)
+        return 1
+    if status == 0:
+        log.info("Cloud Hypervisor exited successfully")
+    return status
