@@ -23,24 +23,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from enum import IntEnum, IntFlag
 from typing import Protocol, runtime_checkable
 
 from vm_devices.interrupt import InterruptLine
+from vm_devices.legacy.serial_registers import (
+    IIR_FIFO_ENABLED,
+    Fcr,
+    Ier,
+    InterruptId,
+    Lcr,
+    Lsr,
+    Mcr,
+    Msr,
+    Register,
+)
 
 __all__ = [
+    "DEFAULT_MODEM_INPUTS",
+    "RX_FIFO_SIZE",
     "SERIAL_COM1_BASE",
     "SERIAL_COM1_IRQ",
     "SERIAL_LENGTH",
     "ByteSink",
-    "Fcr",
-    "Ier",
-    "InterruptId",
-    "Lcr",
-    "Lsr",
-    "Mcr",
-    "Msr",
-    "Register",
     "Serial16550",
 ]
 
@@ -54,92 +58,6 @@ DEFAULT_DIVISOR = 12  # 9600 baud from the PC's 1.8432 MHz clock (115200 / 12)
 UART_CLOCK_BAUD = 115_200
 
 
-class Register(IntEnum):
-    """Register offsets from the UART's base. DLAB (LCR bit 7) turns 0 and 1 into the divisor."""
-
-    RBR_THR = 0  # read: receive buffer, write: transmit holding; DLAB: divisor low (DLL)
-    IER = 1  # interrupt enable; DLAB: divisor high (DLM)
-    IIR_FCR = 2  # read: interrupt identification, write: FIFO control
-    LCR = 3
-    MCR = 4
-    LSR = 5
-    MSR = 6
-    SCR = 7
-
-
-class Ier(IntFlag):
-    """Interrupt enable register. A 16550A has only these four bits."""
-
-    RX_DATA = 0x01  # ERBFI
-    THR_EMPTY = 0x02  # ETBEI
-    LINE_STATUS = 0x04  # ELSI
-    MODEM_STATUS = 0x08  # EDSSI
-
-
-class InterruptId(IntEnum):
-    """IIR bits 0-3: the pending cause reported to the guest, highest priority first."""
-
-    LINE_STATUS = 0x06
-    RX_DATA = 0x04
-    RX_TIMEOUT = 0x0C  # FIFO mode: data below the trigger level
-    THR_EMPTY = 0x02
-    MODEM_STATUS = 0x00
-    NONE = 0x01
-
-
-IIR_FIFO_ENABLED = 0xC0
-
-
-class Fcr(IntFlag):
-    """FIFO control register (write only); bits 6-7 are the receive trigger level."""
-
-    ENABLE = 0x01
-    CLEAR_RX = 0x02
-    CLEAR_TX = 0x04
-    DMA_MODE = 0x08
-    TRIGGER_MASK = 0xC0
-
-
-class Lcr(IntFlag):
-    WORD_LENGTH_MASK = 0x03
-    STOP_BITS = 0x04
-    PARITY_ENABLE = 0x08
-    EVEN_PARITY = 0x10
-    STICK_PARITY = 0x20
-    SET_BREAK = 0x40
-    DLAB = 0x80
-
-
-class Mcr(IntFlag):
-    DTR = 0x01
-    RTS = 0x02
-    OUT1 = 0x04
-    OUT2 = 0x08
-    LOOP = 0x10
-
-
-class Lsr(IntFlag):
-    DATA_READY = 0x01
-    OVERRUN = 0x02
-    PARITY = 0x04
-    FRAMING = 0x08
-    BREAK = 0x10
-    THR_EMPTY = 0x20
-    TX_EMPTY = 0x40
-    FIFO_ERROR = 0x80
-
-
-class Msr(IntFlag):
-    DELTA_CTS = 0x01
-    DELTA_DSR = 0x02
-    TRAILING_RI = 0x04
-    DELTA_DCD = 0x08
-    CTS = 0x10
-    DSR = 0x20
-    RI = 0x40
-    DCD = 0x80
-
-
 @runtime_checkable
 class ByteSink(Protocol):
     """Where guest output goes: a binary file, ``io.BytesIO``, a raw stream..."""
@@ -148,6 +66,7 @@ class ByteSink(Protocol):
 
 
 # Plain ints for the access paths (IntFlag arithmetic is much slower than int's).
+_RBR_THR, _IER_DLM, _IIR_FCR, _LCR, _MCR, _LSR, _MSR, _SCR = (r.value for r in Register)
 _DLAB = Lcr.DLAB.value
 _LOOP = Mcr.LOOP.value
 _ERBFI = Ier.RX_DATA.value
@@ -158,7 +77,6 @@ _DR = Lsr.DATA_READY.value
 _OE = Lsr.OVERRUN.value
 _BI = Lsr.BREAK.value
 _LSR_IDLE_TX = Lsr.THR_EMPTY.value | Lsr.TX_EMPTY.value
-_LSR_ERRORS = (Lsr.OVERRUN | Lsr.PARITY | Lsr.FRAMING | Lsr.BREAK).value
 _FIFO_ERROR = Lsr.FIFO_ERROR.value
 _NO_INTERRUPT = InterruptId.NONE.value
 _IID_THR = InterruptId.THR_EMPTY.value
@@ -212,7 +130,7 @@ class Serial16550:
 
     def read(self, base: int, offset: int, data: memoryview) -> None:
         with self._lock:
-            if offset == 5 and len(data) == 1 and not self._lsr_errors:
+            if offset == _LSR and len(data) == 1 and not self._lsr_errors:
                 # The console's LSR poll, the commonest access: it changes nothing.
                 data[0] = _LSR_IDLE_TX | _DR if self._rx else _LSR_IDLE_TX
                 return
@@ -222,7 +140,11 @@ class Serial16550:
 
     def write(self, base: int, offset: int, data: memoryview | bytes) -> None:
         with self._lock:
-            if offset == 0 and len(data) == 1 and not (self._lcr & _DLAB or self._mcr & _LOOP):
+            if (
+                offset == _RBR_THR
+                and len(data) == 1
+                and not (self._lcr & _DLAB or self._mcr & _LOOP)
+            ):
                 # THR, the other hot path: the byte leaves at once and THR is empty again.
                 self._thr_pending = True
                 emit = self._emit
@@ -305,7 +227,7 @@ class Serial16550:
         return (RX_FIFO_SIZE if self._fifo_enabled else 1) - len(self._rx)
 
     def _read_register(self, offset: int) -> int:
-        if offset == 5:
+        if offset == _LSR:
             lsr = _LSR_IDLE_TX | self._lsr_errors
             if self._rx:
                 lsr |= _DR
@@ -313,26 +235,26 @@ class Serial16550:
                 lsr |= _FIFO_ERROR
             self._lsr_errors = 0
             return lsr
-        if offset == 0:
+        if offset == _RBR_THR:
             if self._lcr & _DLAB:
                 return self._divisor & 0xFF
             return self._read_rbr()
-        if offset == 1:
+        if offset == _IER_DLM:
             return self._divisor >> 8 if self._lcr & _DLAB else self._ier
-        if offset == 2:
+        if offset == _IIR_FCR:
             iid = self._interrupt_id()
             if iid == _IID_THR:
                 self._thr_pending = False  # reading IIR acknowledges THR empty
             return iid | IIR_FIFO_ENABLED if self._fifo_enabled else iid
-        if offset == 3:
+        if offset == _LCR:
             return self._lcr
-        if offset == 4:
+        if offset == _MCR:
             return self._mcr
-        if offset == 6:
+        if offset == _MSR:
             msr = self._modem_inputs | self._msr_delta
             self._msr_delta = 0
             return msr
-        if offset == 7:
+        if offset == _SCR:
             return self._scr
         return 0xFF
 
@@ -347,25 +269,25 @@ class Serial16550:
         return value
 
     def _write_register(self, offset: int, value: int) -> None:
-        if offset == 0:
+        if offset == _RBR_THR:
             if self._lcr & _DLAB:
                 self._divisor = (self._divisor & 0xFF00) | value
             else:
                 self._transmit(value)
-        elif offset == 1:
+        elif offset == _IER_DLM:
             if self._lcr & _DLAB:
                 self._divisor = (self._divisor & 0xFF) | (value << 8)
             else:
                 self._write_ier(value & 0x0F)
-        elif offset == 2:
+        elif offset == _IIR_FCR:
             self._write_fcr(value)
-        elif offset == 3:
+        elif offset == _LCR:
             self._lcr = value
-        elif offset == 4:
+        elif offset == _MCR:
             self._write_mcr(value & 0x1F)
-        elif offset == 7:
+        elif offset == _SCR:
             self._scr = value
-        # LSR and MSR (5, 6) are read-only: writes are ignored, as on PC16550D.
+        # LSR and MSR are read-only: writes are ignored, as on PC16550D.
 
     def _transmit(self, value: int) -> None:
         self._thr_pending = False  # writing THR clears the THR-empty interrupt...
