@@ -35,8 +35,11 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work" # lets apt's sandbox user write the download
-(cd "$work" && apt-get download -qq "$package")
+sandbox=()
+if [ "$(id -u)" = 0 ]; then
+	sandbox=(-o APT::Sandbox::User=root) # else apt warns that _apt cannot write here
+fi
+(cd "$work" && apt-get download -qq "${sandbox[@]}" "$package")
 deb=$(ls "$work"/*.deb)
 mkdir "$work/root"
 # Only boot/ is needed: skip unpacking the ~400 MB of modules.
