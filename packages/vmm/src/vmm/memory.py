@@ -1,0 +1,42 @@
+"""Guest RAM: mapped in this process as the x86-64 layout says, then handed to KVM slot by slot."""
+
+from __future__ import annotations
+
+from kvm_ioctls import KvmError, VmFd
+from vm_memory import Backing, GuestMemoryMmap, MappingOptions, VmMemoryError
+
+from vmm.arch import layout
+from vmm.errors import GuestRamError
+
+
+def create_guest_ram(
+    size: int, *, shared: bool = False, hugepages: bool = False
+) -> GuestMemoryMmap:
+    """RAM below the 32-bit hole and, for large guests, above 4 GiB.
+
+    `shared` backs it with a memfd (for vhost-user back-ends and snapshots);
+    `hugepages` with hugetlbfs pages. Guest RAM stays out of core dumps.
+    """
+    options = MappingOptions(hugepages=hugepages, dontdump=True)
+    backing = Backing.MEMFD if shared else Backing.ANONYMOUS
+    try:
+        return GuestMemoryMmap.from_ranges(
+            layout.ram_ranges(size), backing=backing, options=options
+        )
+    except VmMemoryError as error:
+        raise GuestRamError(f"cannot create {size >> 20} MiB of guest memory: {error}") from None
+
+
+def map_into_vm(vm: VmFd, memory: GuestMemoryMmap, *, log_dirty: bool = False) -> None:
+    """One KVM memory slot per region, numbered from 0."""
+    for slot in memory.memory_slots(0, log_dirty=log_dirty):
+        try:
+            vm.set_user_memory_region(
+                slot.slot,
+                slot.guest_phys_addr,
+                slot.memory_size,
+                slot.userspace_addr,
+                int(slot.flags),
+            )
+        except KvmError as error:
+            raise GuestRamError(f"KVM refused guest memory slot {slot.slot}: {error}") from None

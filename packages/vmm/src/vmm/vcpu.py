@@ -1,0 +1,148 @@
+"""One vCPU thread: run the guest, dispatch its I/O exits to the buses, report why it stopped.
+
+Everything a vCPU exit needs is bound to locals before the loop: a port write
+costs one KVM_RUN, one typed exit and one bus dispatch. Device work that can
+wait (virtio queues) never runs here; it is signalled through ioeventfds and
+served by device threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from kvm_bindings import InternalErrorSuberror, SystemEventType
+from kvm_ioctls import (
+    FailEntry,
+    Hlt,
+    InternalError,
+    Intr,
+    IoIn,
+    IoOut,
+    KvmError,
+    MmioRead,
+    MmioWrite,
+    Shutdown,
+    SystemEvent,
+    VcpuFd,
+)
+
+from vmm.lifecycle import StopReason, StopSignal
+
+log = logging.getLogger(__name__)
+
+
+class IoBus(Protocol):
+    """What a vCPU needs of a bus: dispatch an access, say whether a device took it."""
+
+    def read(self, address: int, data: memoryview) -> bool: ...
+    def write(self, address: int, data: memoryview) -> bool: ...
+
+
+class VcpuThread:
+    """Runs one vCPU until the VM stops; exits the loop when kicked after a stop request."""
+
+    def __init__(self, vcpu: VcpuFd, pio: IoBus, mmio: IoBus, stop: StopSignal) -> None:
+        self.vcpu = vcpu
+        self._pio = pio
+        self._mmio = mmio
+        self._stop = stop
+        self.thread = threading.Thread(target=self._run, name=f"vcpu{vcpu.id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def kick(self) -> None:
+        self.vcpu.kick()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except KvmError as error:
+            self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error}")
+        except Exception as error:  # a device bug must stop the VM, not hang it
+            log.exception("vCPU %d: unexpected error", self.vcpu.id)
+            self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error!r}")
+
+    def _loop(self) -> None:
+        run = self.vcpu.run
+        pio_read, pio_write = self._pio.read, self._pio.write
+        mmio_read, mmio_write = self._mmio.read, self._mmio.write
+        stop = self._stop
+        while True:
+            match run():
+                case IoOut(port, data, count=1):
+                    pio_write(port, data)
+                case IoIn(port, data, count=1):
+                    if not pio_read(port, data):
+                        _unclaimed(data)
+                case MmioWrite(address, data):
+                    mmio_write(address, data)
+                case MmioRead(address, data):
+                    if not mmio_read(address, data):
+                        _unclaimed(data)
+                case Intr():
+                    if stop.requested:
+                        return
+                    self.vcpu.set_immediate_exit(False)
+                case IoOut(port, data, count=count):
+                    _string_io(pio_write, port, data, count)
+                case IoIn(port, data, count=count):
+                    _string_io(pio_read, port, data, count)
+                case rare:
+                    if self._handle_rare(rare):
+                        return
+
+    def _handle_rare(self, exit_: object) -> bool:
+        """Handle an exit that stops or fails the VM; True when this vCPU must end."""
+        vcpu_id = self.vcpu.id
+        match exit_:
+            case Shutdown():
+                self._stop.request(StopReason.GUEST_RESET, f"vCPU {vcpu_id} triple fault")
+            case SystemEvent(type=SystemEventType.RESET):
+                self._stop.request(StopReason.GUEST_RESET, "reset requested")
+            case SystemEvent(type=SystemEventType.SHUTDOWN):
+                self._stop.request(StopReason.GUEST_SHUTDOWN, "shutdown requested")
+            case SystemEvent(type=SystemEventType.CRASH):
+                self._stop.request(StopReason.GUEST_CRASH, "the guest reported a crash")
+            case SystemEvent(type=other_type):
+                log.warning("vCPU %d: ignoring system event %d", vcpu_id, other_type)
+                return False
+            case InternalError(suberror, data):
+                what = _internal_error_name(suberror)
+                rip = self.vcpu.get_regs().rip
+                detail = f"vCPU {vcpu_id}: KVM internal error ({what}) at rip {rip:#x}"
+                self._stop.request(StopReason.ERROR, f"{detail}, data {[hex(d) for d in data]}")
+            case FailEntry(reason, cpu):
+                detail = f"vCPU {vcpu_id}: KVM could not enter the guest (reason {reason:#x})"
+                self._stop.request(StopReason.ERROR, f"{detail} on host CPU {cpu}")
+            case Hlt():
+                # Only without an in-kernel irqchip; this VMM always has one.
+                self._stop.request(StopReason.GUEST_SHUTDOWN, f"vCPU {vcpu_id} halted")
+            case _:
+                log.warning("vCPU %d: unhandled exit %r", vcpu_id, exit_)
+                return False
+        return True
+
+
+def _unclaimed(data: memoryview) -> None:
+    """Reads of addresses no device claims return all ones, as on a real bus."""
+    data[:] = b"\xff" * len(data)
+
+
+def _string_io(access: object, port: int, data: memoryview, count: int) -> None:
+    """`rep ins`/`rep outs`: one device access per element."""
+    size = len(data) // count
+    for i in range(count):
+        access(port, data[i * size : (i + 1) * size])  # type: ignore[operator]
+
+
+def _internal_error_name(suberror: int) -> str:
+    try:
+        return InternalErrorSuberror(suberror).name.lower().replace("_", " ")
+    except ValueError:
+        return f"suberror {suberror}"

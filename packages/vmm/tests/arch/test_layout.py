@@ -1,0 +1,36 @@
+"""The guest-physical memory map and the e820 table derived from it."""
+
+from __future__ import annotations
+
+from linux_loader import E820Type
+from vmm.arch.layout import (
+    EBDA,
+    LOW_RESERVED_END,
+    MEM_32BIT_HOLE_START,
+    RAM_64BIT_START,
+    GiB,
+    MiB,
+    e820_map,
+    ram_ranges,
+)
+
+
+def test_small_memory_is_one_range_from_zero() -> None:
+    assert ram_ranges(512 * MiB) == [(0, 512 * MiB)]
+
+
+def test_memory_beyond_the_hole_continues_at_4_gib() -> None:
+    assert ram_ranges(5 * GiB) == [(0, MEM_32BIT_HOLE_START), (RAM_64BIT_START, 2 * GiB)]
+
+
+def test_e820_reserves_the_ebda_and_bios_area_and_lists_all_ram() -> None:
+    entries = e820_map(5 * GiB)
+    ram = [(e.addr, e.size) for e in entries if e.type == E820Type.RAM]
+    assert ram == [
+        (0, EBDA),
+        (LOW_RESERVED_END, MEM_32BIT_HOLE_START - LOW_RESERVED_END),
+        (RAM_64BIT_START, 2 * GiB),
+    ]
+    reserved = [(e.addr, e.size) for e in entries if e.type == E820Type.RESERVED]
+    assert (EBDA, LOW_RESERVED_END - EBDA) in reserved
+    assert sum(size for _, size in ram) == 5 * GiB - (LOW_RESERVED_END - EBDA)
