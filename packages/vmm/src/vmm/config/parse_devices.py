@@ -230,7 +230,8 @@ def parse_net(text: str) -> NetConfig:
 def parse_rng(text: str) -> RngConfig:
     """`--rng src=<entropy source>`; the source defaults to /dev/urandom."""
     parser = OptionParser("--rng", ("src", *PCI_IOMMU_KEYS)).parse(text)
-    return RngConfig(**_pci(parser), src=parser.get("src") or DEFAULT_RNG_SOURCE)
+    src = parser.get("src")
+    return RngConfig(**_pci(parser), src=DEFAULT_RNG_SOURCE if src is None else src)
 
 
 def parse_rtc(text: str) -> RtcConfig:
@@ -281,7 +282,9 @@ def parse_generic_vhost_user(text: str) -> GenericVhostUserConfig:
     queue_sizes = parser.convert("queue_sizes", lambda raw: parse_integer_list(raw, U16_MAX))
     if queue_sizes is None:
         raise parser.missing("queue_sizes", " (queue size missing)")
-    name = parser.get("device_type") or parser.get("virtio_id")
+    name = parser.get("device_type")
+    if name is None:
+        name = parser.get("virtio_id")
     if name is None:
         raise parser.missing("device_type")
     if name in VIRTIO_IDS:

@@ -56,8 +56,10 @@ def parse_platform(text: str) -> PlatformConfig:
     ).parse(text)  # fmt: skip
     iommufd_fd = parser.i32("iommufd_fd")
     strings = {key: parser.get(key) for key in _SMBIOS_KEYS}
-    strings["system_serial_number"] = strings["system_serial_number"] or parser.get("serial_number")
-    strings["system_uuid"] = strings["system_uuid"] or parser.get("uuid")
+    # `serial_number` and `uuid` are CH's deprecated spellings.
+    for key, legacy in (("system_serial_number", "serial_number"), ("system_uuid", "uuid")):
+        if strings[key] is None:
+            strings[key] = parser.get(legacy)
     return PlatformConfig(
         num_pci_segments=_or(parser.u16("num_pci_segments"), 1),
         iommu_segments=parser.convert(

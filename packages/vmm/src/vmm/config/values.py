@@ -234,6 +234,6 @@ def dequote(text: str) -> str:
 
 def quote(text: str) -> str:
     """Quote a value when needed so that `dequote(split_commas(...))` gives it back."""
-    if text and not any(c in text for c in ',"[]=@ \t\n\r\x0b\x0c'):
+    if text and text.strip() == text and not any(c in text for c in ',"[]=@'):
         return text
     return '"' + text.replace('"', '""') + '"'
