@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from vmm.config import ConfigError, JsonError, OptionError, ValidationError
 
 

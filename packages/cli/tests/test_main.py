@@ -1,0 +1,227 @@
+"""`cloud-hypervisor` end to end: exit statuses, one-line errors, --help, --version, logging."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli import __version__
+from cli.args import parse_args
+from cli.main import build_config, build_vmm_options, main
+from vmm.config import ApiSocketConfig, ConsoleOutputMode, EventMonitorConfig
+
+
+def _fails(capsys: pytest.CaptureFixture[str], *argv: str, status: int = 1) -> str:
+    assert main(list(argv)) == status
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    return captured.err
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    err = _fails(capsys, *argv)
+    assert err.count("\n") == 1
+    assert err.startswith("cloud-hypervisor: error: ")
+    return err.removeprefix("cloud-hypervisor: error: ").rstrip("\n")
+
+
+def test_version_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"cloud-hypervisor v{__version__}\n"
+
+
+def test_help_lists_every_option_with_chs_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Launch a cloud-hypervisor VMM.\n\nUsage: cloud-hypervisor [OPTIONS]")
+    for option in (
+        "--kernel <kernel>",
+        "--cpus <cpus>",
+        "--memory <memory>",
+        "--disk <disk>...",
+        "--serial <serial>",
+        "--console <console>",
+        "--log-file <log-file>",
+        "-v...",
+    ):
+        assert option in out
+    assert "[default: size=512M]" in out
+    assert "Kernel command line" in out
+
+
+def test_no_arguments_print_help_and_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "Usage: cloud-hypervisor [OPTIONS]" in capsys.readouterr().err
+
+
+def test_an_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(capsys, "--kernel", "/k", "--bogus", status=2)
+    assert err.startswith("cloud-hypervisor: error: unexpected argument '--bogus' found\n")
+    assert "For more information, try '--help'." in err
+
+
+def test_a_missing_kernel_file_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    message = _one_line_error(capsys, "--kernel", str(tmp_path / "vmlinux"))
+    assert message == f"--kernel: cannot open '{tmp_path / 'vmlinux'}': No such file or directory"
+
+
+def test_a_file_that_is_not_a_kernel_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a kernel\n" * 100)
+    message = _one_line_error(capsys, "--kernel", str(notes))
+    assert (
+        message
+        == f"--kernel: '{notes}' is not a Linux kernel: neither an ELF vmlinux nor a bzImage"
+    )
+
+
+def test_too_little_memory_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], kernel: str
+) -> None:
+    message = _one_line_error(capsys, "--kernel", kernel, "--memory", "size=16M")
+    assert (
+        message
+        == "--memory: 16 MiB of guest memory is too little: a Linux guest needs at least 64 MiB"
+    )
+
+
+def test_a_bad_size_is_a_one_line_error(capsys: pytest.CaptureFixture[str], kernel: str) -> None:
+    message = _one_line_error(capsys, "--kernel", kernel, "--memory", "size=12Q")
+    assert message.startswith(
+        "--memory: invalid value '12Q' for size: expected a size such as 512M"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--cpus", "boot=2,max=1"], "--cpus: Max CPUs (1) lower than boot CPUs (2)"),
+        (["--cpus", "boot=x"], "--cpus: invalid value 'x' for boot: expected a decimal integer"),
+        (["--cpus", "boot=2,topology=1:1:1"], "--cpus: invalid value '1:1:1' for topology"),
+        (["--memory", "size=1G,shared=maybe"], "--memory: invalid value 'maybe' for shared"),
+        (["--serial", "telnet"], "--serial: unknown option 'telnet'"),
+        (["--disk", "path=/nonexistent.img"], "--disk: cannot open '/nonexistent.img'"),
+        (["--disk", "readonly=on"], "--disk: Disk path missing"),
+        (["--net", "mac=zz"], "--net: invalid value 'zz' for mac"),
+        (["--net", "ip=10.0.0.1"], "--net: IP provided without a mask"),
+        (["--rng", "src=/nonexistent"], "--rng: cannot open '/nonexistent'"),
+        (["--event-monitor", "foo=1"], "--event-monitor: unknown option 'foo'"),
+    ],
+)
+def test_bad_option_values_are_one_line_errors_naming_the_option(
+    capsys: pytest.CaptureFixture[str], kernel: str, argv: list[str], expected: str
+) -> None:
+    assert _one_line_error(capsys, "--kernel", kernel, *argv).startswith(expected)
+
+
+def test_console_other_than_off_is_not_available_yet(
+    capsys: pytest.CaptureFixture[str], kernel: str
+) -> None:
+    message = _one_line_error(capsys, "--kernel", kernel, "--console", "tty")
+    assert message.startswith("--console: virtio-console is not available yet")
+
+
+def test_restore_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    message = _one_line_error(capsys, "--restore", "source_url=file:///snap")
+    assert message == "--restore: restoring a snapshot is not available yet"
+
+
+def test_without_a_payload_there_is_nothing_to_boot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _one_line_error(capsys, "--api-socket", "/tmp/x.sock").startswith("no VM to boot")
+
+
+def test_a_log_file_that_cannot_be_created_is_an_error(
+    capsys: pytest.CaptureFixture[str], kernel: str, tmp_path: Path
+) -> None:
+    message = _one_line_error(
+        capsys, "--kernel", kernel, "--log-file", str(tmp_path / "no/dir/log")
+    )
+    assert message.startswith("--log-file: cannot create")
+
+
+def test_an_unknown_log_format_token_is_an_error(
+    capsys: pytest.CaptureFixture[str], kernel: str
+) -> None:
+    message = _one_line_error(capsys, "--kernel", kernel, "--log-format", "{nope} {msg}")
+    assert message.startswith("--log-format: unknown token {nope}")
+
+
+def test_build_config_gives_the_validated_config(kernel: str) -> None:
+    args = parse_args(["--kernel", kernel, "--cpus", "boot=2", "--memory", "size=1G",
+                       "--serial", "tty", "--cmdline", "console=ttyS0"])  # fmt: skip
+    config = build_config(args)
+    assert (config.cpus.boot_vcpus, config.memory.size) == (2, 1 << 30)
+    assert config.serial.mode is ConsoleOutputMode.TTY
+    assert config.payload is not None
+    assert config.payload.cmdline == "console=ttyS0"
+
+
+def test_build_config_matches_chs_defaults(kernel: str) -> None:
+    config = build_config(parse_args(["--kernel", kernel]))
+    assert (config.cpus.boot_vcpus, config.memory.size) == (1, 512 << 20)
+    assert config.serial.mode is ConsoleOutputMode.NULL
+    assert config.console.mode is ConsoleOutputMode.OFF
+    assert config.rng.src == "/dev/urandom"
+
+
+def test_vmm_options_hold_api_socket_and_event_monitor() -> None:
+    args = parse_args(["--api-socket", "fd=3", "--event-monitor", "path=/tmp/ev", "-vv"])
+    options = build_vmm_options(args)
+    assert options.api_socket == ApiSocketConfig(fd=3)
+    assert options.event_monitor == EventMonitorConfig(path="/tmp/ev")
+    assert options.verbosity == 2
+
+
+def test_a_failing_vmm_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vmm.runner
+
+    def fail(config: object) -> int:
+        raise RuntimeError("KVM_CREATE_VM failed: Device or resource busy")
+
+    monkeypatch.setattr(vmm.runner, "run_vm", fail)
+    assert _one_line_error(capsys, "--kernel", kernel) == (
+        "KVM_CREATE_VM failed: Device or resource busy"
+    )
+
+
+def test_the_vm_exit_status_is_the_command_status(
+    kernel: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import vmm.runner
+
+    seen = []
+
+    def run(config: object) -> int:
+        logging.getLogger("vmm.test").info("running")
+        seen.append(config)
+        return 3
+
+    monkeypatch.setattr(vmm.runner, "run_vm", run)
+    log_file = tmp_path / "ch.log"
+    assert main(["--kernel", kernel, "-v", "--log-file", str(log_file)]) == 3
+    assert len(seen) == 1
+    log = log_file.read_text()
+    assert "INFO:" in log
+    assert "-- running" in log
+    assert log.startswith("cloud-hypervisor: ")
+
+
+def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())",
+         "--kernel", str(tmp_path / "missing"), "--memory", "size=1G"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("cloud-hypervisor: error: --kernel: cannot open")
+    assert "Traceback" not in result.stderr
