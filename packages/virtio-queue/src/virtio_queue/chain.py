@@ -176,20 +176,15 @@ class DescriptorChain:
 
     def _parse(self) -> None:
         if self._error is not None:
-            raise self._error
+            raise _copy_error(self._error)
         try:
             self._walk()
         except InvalidChainError as error:
-            # Drop the walk's frames (from the error and its causes): their
-            # locals hold views of guest memory, which would keep the regions
-            # from closing for as long as the error lives.
-            link: BaseException | None = error
-            while link is not None:
-                link.__traceback__ = None
-                link = link.__cause__ or link.__context__
-            self._error = error
-        if self._error is not None:
-            raise self._error
+            # Neither the kept copy nor the raised error carries the walk's
+            # frames: their locals hold views of guest memory that would keep
+            # the memory regions from closing for as long as the error lives.
+            self._error = _copy_error(error)
+            raise error.with_traceback(None) from error.__cause__
 
     def _walk(self) -> None:
         """Follow the chain from the head, checking it; fills the parsed fields."""
@@ -253,6 +248,19 @@ class DescriptorChain:
         self._readable_len = readable_len
         self._writable_len = writable_len
         self._descriptors = descriptors
+
+
+def _copy_error(error: InvalidChainError) -> InvalidChainError:
+    """The same error as a new object, with no traceback; its causes lose theirs."""
+    copy = type(error).__new__(type(error))
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    link: BaseException | None = error.__cause__
+    while link is not None:
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    copy.__cause__ = error.__cause__
+    return copy
 
 
 def _buffer_views(memory: GuestMemory, head: int, addr: int, length: int) -> list[memoryview]:
