@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -13,7 +14,20 @@ __all__ = ["LogFormatError", "configure_logging", "level_for_verbosity"]
 
 # Python has no TRACE; -vvv logs everything down to this level.
 TRACE = 5
-_WALL_START = time.time()
+
+
+def _process_start() -> float:
+    """Wall-clock time the process started (CH's {boottime} counts from VMM start)."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # seconds after host boot
+        return time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+_WALL_START = _process_start()
 _TOKEN = re.compile(r"\{([a-z]*)\}")
 _LEVEL_NAMES = {
     logging.CRITICAL: "ERROR",
