@@ -51,8 +51,33 @@ T = TypeVar("T")
 _Pairs = list[tuple[str, str | None]]
 
 
-def _join(pairs: _Pairs) -> str:
-    return ",".join(f"{key}={value}" for key, value in pairs if value is not None)
+# key=value pairs that every option having the key parses to when the key is
+# left out: written back they would only add noise. Defaults that differ
+# between options (num_queues, queue_size) or depend on other keys (max,
+# mergeable of a zone, iommufd) are passed to _join by the option that has them.
+_DEFAULTS = frozenset(
+    {
+        ("iommu", "off"), ("pci_segment", "0"), ("readonly", "off"), ("direct", "off"),
+        ("vhost_user", "off"), ("_disable_io_uring", "off"), ("_disable_aio", "off"),
+        ("backing_files", "off"), ("sparse", "on"), ("kvm_hyperv", "off"), ("nested", "on"),
+        ("core_scheduling", "vm"), ("profile", "host"), ("max_phys_bits", "46"),
+        ("hotplug_method", "acpi"), ("shared", "off"), ("hugepages", "off"),
+        ("prefault", "off"), ("reserve", "off"), ("thp", "on"), ("vhost_mode", "client"),
+        ("offload_tso", "on"), ("offload_ufo", "on"), ("offload_csum", "on"),
+        ("deflate_on_oom", "off"), ("free_page_reporting", "off"), ("discard_writes", "off"),
+        ("vfio_p2p_dma", "on"), ("iommu_address_width", "64"), ("num_pci_segments", "1"),
+        ("mmio32_aperture_weight", "1"), ("mmio64_aperture_weight", "1"),
+    }
+)  # fmt: skip
+
+
+def _join(pairs: _Pairs, *defaults: tuple[str, str]) -> str:
+    """`key=value,...` without the keys that are None or at their default."""
+    return ",".join(
+        f"{key}={value}"
+        for key, value in pairs
+        if value is not None and (key, value) not in _DEFAULTS and (key, value) not in defaults
+    )
 
 
 def _str(value: str | None) -> str | None:
@@ -143,7 +168,8 @@ def memory_option(memory: MemoryConfig) -> str:
             ("prefault", format_toggle(memory.prefault)),
             ("reserve", format_toggle(memory.reserve)),
             ("thp", format_toggle(memory.thp)),
-        ]
+        ],
+        ("mergeable", "off"),
     )
 
 
@@ -220,7 +246,9 @@ def disk_option(disk: DiskConfig) -> str:
             ("sparse", format_toggle(disk.sparse)),
             ("image_type", image),
             ("lock_granularity", "full" if disk.lock_granularity.value == "Full" else None),
-        ]
+        ],
+        ("num_queues", "1"),
+        ("queue_size", "128"),
     )
 
 
@@ -244,7 +272,9 @@ def net_option(net: NetConfig) -> str:
             ("offload_tso", format_toggle(net.offload_tso)),
             ("offload_ufo", format_toggle(net.offload_ufo)),
             ("offload_csum", format_toggle(net.offload_csum)),
-        ]
+        ],
+        ("num_queues", "2"),
+        ("queue_size", "256"),
     )
 
 
@@ -275,7 +305,9 @@ def fs_option(fs: FsConfig) -> str:
             ("socket", quote(fs.socket)),
             ("num_queues", str(fs.num_queues)),
             ("queue_size", str(fs.queue_size)),
-        ]
+        ],
+        ("num_queues", "1"),
+        ("queue_size", "1024"),
     )
 
 
@@ -321,7 +353,8 @@ def user_device_option(device: UserDeviceConfig) -> str:
 
 
 def vdpa_option(vdpa: VdpaConfig) -> str:
-    return _join([*_pci(vdpa), ("path", quote(vdpa.path)), ("num_queues", str(vdpa.num_queues))])
+    pairs: _Pairs = [*_pci(vdpa), ("path", quote(vdpa.path)), ("num_queues", str(vdpa.num_queues))]
+    return _join(pairs, ("num_queues", "1"))
 
 
 def vsock_option(vsock: VsockConfig) -> str:
