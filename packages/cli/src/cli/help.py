@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
+import re
 
 from cli.options import ABOUT, OPTIONS, Arity, OptionSpec
 
@@ -30,6 +30,20 @@ def _flags(spec: OptionSpec) -> str:
     return head
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy wrap that breaks after spaces and after the commas of `key=value,` lists."""
+    lines: list[str] = []
+    current = ""
+    for piece in re.split(r"(?<=[ ,])", text):
+        if current and len(current) + len(piece.rstrip()) > width:
+            lines.append(current.rstrip())
+            current = ""
+        current += piece
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines
+
+
 def render_help(width: int = 100) -> str:
     """The whole help text (CH prints options in alphabetical order, help and version last)."""
     lines = [ABOUT, "", USAGE, "", "Options:"]
@@ -43,7 +57,5 @@ def render_help(width: int = 100) -> str:
         if spec.default is not None:
             text += f" [default: {spec.default}]"
         lines.append(_flags(spec))
-        lines.extend(
-            textwrap.wrap(text, width, initial_indent="          ", subsequent_indent="          ")
-        )
+        lines.extend("          " + line for line in _wrap(text, width - 10))
     return "\n".join(lines) + "\n"
