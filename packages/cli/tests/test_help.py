@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cli.help import render_help
 from cli.options import OPTIONS, OptionSpec
 
