@@ -250,21 +250,24 @@ class Queue:
         table. The chain itself is checked when first used.
         """
         next_avail = self._next_avail
-        if next_avail == self._avail_idx:
-            # Caught up with the last read of avail->idx: read it again (once
-            # per batch of chains, not once per chain).
-            if not self._ready:
-                raise QueueNotReadyError()
-            avail_idx = self._load_u16(memory, _AVAIL, self._avail_ring + 2)
-            if avail_idx == next_avail:
-                return None
-            if (avail_idx - next_avail) & 0xFFFF > self._size:
-                raise InvalidAvailIndexError(avail_idx, next_avail, self._size)
-            self._avail_idx = avail_idx
-            if not STRONGLY_ORDERED:
-                full_barrier()  # read barrier: avail->idx before the entries it covers
-        slot = self._avail_ring + RING_HEADER + 2 * (next_avail & self._mask)
-        head = self._load_u16(memory, _AVAIL, slot)
+        avail_ring = self._avail_ring
+        try:
+            if next_avail == self._avail_idx:
+                # Caught up with the last read of avail->idx: read it again
+                # (once per batch of chains, not once per chain).
+                if not self._ready:
+                    raise QueueNotReadyError()
+                avail_idx = memory.read_u16(avail_ring + 2)
+                if avail_idx == next_avail:
+                    return None
+                if (avail_idx - next_avail) & 0xFFFF > self._size:
+                    raise InvalidAvailIndexError(avail_idx, next_avail, self._size)
+                self._avail_idx = avail_idx
+                if not STRONGLY_ORDERED:
+                    full_barrier()  # read barrier: avail->idx before the entries it covers
+            head = memory.read_u16(avail_ring + RING_HEADER + 2 * (next_avail & self._mask))
+        except GuestMemoryError as error:
+            raise QueueMemoryError(_AVAIL, error.addr, error.length) from error
         self._next_avail = (next_avail + 1) & 0xFFFF
         size = self._size
         if head >= size:
