@@ -10,14 +10,18 @@ from vmm.errors import GuestRamError
 
 
 def create_guest_ram(
-    size: int, *, shared: bool = False, hugepages: bool = False
+    size: int, *, shared: bool = False, hugepages: bool = False, thp: bool = True
 ) -> GuestMemoryMmap:
     """RAM below the 32-bit hole and, for large guests, above 4 GiB.
 
     `shared` backs it with a memfd (for vhost-user back-ends and snapshots);
-    `hugepages` with hugetlbfs pages. Guest RAM stays out of core dumps.
+    `hugepages` with hugetlbfs pages; `thp` asks for transparent huge pages
+    (MADV_HUGEPAGE, Cloud Hypervisor's `thp=on` default): fewer host page
+    faults and TLB misses for the guest. Guest RAM stays out of core dumps.
     """
-    options = MappingOptions(hugepages=hugepages, dontdump=True)
+    options = MappingOptions(
+        hugepages=hugepages, transparent_hugepages=thp and not hugepages, dontdump=True
+    )
     backing = Backing.MEMFD if shared else Backing.ANONYMOUS
     try:
         return GuestMemoryMmap.from_ranges(

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import time
 from types import FrameType
 
@@ -57,6 +58,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
         payload=Payload(kernel, payload.cmdline or "", payload.initramfs),
         shared_memory=config.memory.shared,
         hugepages=config.memory.hugepages,
+        thp=config.memory.thp,
         serial_enabled=config.serial.mode is not ConsoleOutputMode.OFF,
     )
 
@@ -107,9 +109,11 @@ def _attach_stdin(vm: Vm, cleanup: contextlib.ExitStack) -> None:
     assert serial is not None
     stdin = 0
     try:
-        os.fstat(stdin)
+        mode = os.fstat(stdin).st_mode
     except OSError:
         return
     if os.isatty(stdin):
         cleanup.enter_context(RawTerminal(stdin))
+    elif not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return  # a regular file or /dev/null: nothing to wait for
     cleanup.enter_context(InputPump(stdin, serial))

@@ -42,6 +42,7 @@ class VmSpec:
     payload: Payload
     shared_memory: bool = False
     hugepages: bool = False
+    thp: bool = True
     serial_enabled: bool = True
 
 
@@ -61,7 +62,7 @@ class Vm:
         except KvmError as error:
             raise VmmError(f"cannot create the VM: {error}") from None
         self.memory = create_guest_ram(
-            spec.memory_size, shared=spec.shared_memory, hugepages=spec.hugepages
+            spec.memory_size, shared=spec.shared_memory, hugepages=spec.hugepages, thp=spec.thp
         )
         map_into_vm(self._vm, self.memory)
         boot = load_payload(self.memory, spec.payload, spec.memory_size)

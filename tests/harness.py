@@ -1,0 +1,142 @@
+"""Harness for the cross-package tests: the test guest and a running `cloud-hypervisor`.
+
+The guest (kernel, bzImage, initramfs) comes from `CH_GUEST_DIR`, the
+project's own build (`build/guest`, made by `scripts/dev_cli.sh build-guest`)
+or the prebuilt one in `../shared/guest`, in that order.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GUEST_CMDLINE = (ROOT / "scripts" / "guest" / "cmdline").read_text().strip()
+BOOT_TIMEOUT = 240.0
+
+
+@dataclass(frozen=True)
+class Guest:
+    folder: Path
+    vmlinux: Path
+    bzimage: Path
+    initramfs: Path
+
+    def cmdline(self, script: str | None = None, *extra: str) -> str:
+        """The known-good cmdline, plus `guest.cmd64=` running `script` in the guest."""
+        parts = [GUEST_CMDLINE, *extra]
+        if script is not None:
+            parts.append("guest.cmd64=" + base64.b64encode(script.encode()).decode())
+        return " ".join(parts)
+
+
+def find_guest() -> Guest | None:
+    candidates = [
+        os.environ.get("CH_GUEST_DIR"),
+        ROOT / "build" / "guest",
+        ROOT.parent / "shared" / "guest",
+    ]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        folder = Path(candidate)
+        files = [folder / name for name in ("vmlinux", "bzImage", "initramfs.cpio")]
+        if all(path.is_file() for path in files):
+            return Guest(folder, *files)
+    return None
+
+
+def vmm_executable() -> str:
+    """The `cloud-hypervisor` installed next to this interpreter (the nox session's)."""
+    local = Path(sys.executable).parent / "cloud-hypervisor"
+    found = str(local) if local.exists() else shutil.which("cloud-hypervisor")
+    assert found, "the cloud-hypervisor command is not installed"
+    return found
+
+
+class VmmProcess:
+    """A `cloud-hypervisor` process whose serial console (stdout) is read line by line."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = [vmm_executable(), *args]
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self._queue.put(raw.decode(errors="replace").rstrip("\r\n"))
+        self._queue.put(None)
+
+    def wait_for(self, marker: str, timeout: float = BOOT_TIMEOUT) -> str:
+        """The first console line containing `marker`; fails with the console so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                line = self._queue.get(timeout=max(remaining, 0.01))
+            except queue.Empty:
+                line = ""
+                if remaining <= 0:
+                    self.kill()
+                    pytest.fail(
+                        f"no {marker!r} within {timeout:.0f} s; console:\n" + self.console()
+                    )
+            if line is None:
+                pytest.fail(f"the VMM exited before {marker!r}; console:\n{self.console()}")
+            if line:
+                self.lines.append(line)
+                if marker in line:
+                    return line
+
+    def send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def wait(self, timeout: float = 60.0) -> int:
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the VMM did not exit within {timeout:.0f} s; console:\n{self.console()}")
+        self._reader.join(5)
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line:
+                self.lines.append(line)
+        return status
+
+    def stderr(self) -> str:
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode(errors="replace")
+
+    def console(self) -> str:
+        return "\n".join(self.lines[-60:])
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
