@@ -77,6 +77,9 @@ guest_dir() {
 cmd_tests() {
 	ensure_debs gcc libc6-dev linux-libc-dev e2fsprogs iproute2
 	ensure_venv
+	guest_dir >/dev/null # the boot tests need a guest: build one when none is at hand
+	"$ROOT/scripts/fetch-debian-kernel.sh" "$ROOT/build/debian-kernel" ||
+		echo "dev_cli: no Debian kernel; the loader tests that need it will be skipped" >&2
 	cd "$ROOT"
 	"$VENV/bin/nox" "$@"
 }
