@@ -54,14 +54,13 @@ from virtio_queue.errors import (
     QueueNotReadyError,
     VirtioQueueError,
 )
-from virtio_queue.state import QueueState
+from virtio_queue.state import QueueState, check_address, check_size, check_u16, merge_halves
 
 if TYPE_CHECKING:
     from vm_memory import GuestMemory
 
 __all__ = ["Queue"]
 
-_ADDRESS_LIMIT = 1 << 64
 _AVAIL = "available ring"
 _USED = "used ring"
 
@@ -86,7 +85,7 @@ class Queue:
     )
 
     def __init__(self, max_size: int) -> None:
-        _check_size("max size", max_size, MAX_QUEUE_SIZE)
+        check_size("max size", max_size, MAX_QUEUE_SIZE)
         self._max_size = max_size
         self.reset()
 
@@ -118,7 +117,7 @@ class Queue:
 
     @size.setter
     def size(self, size: int) -> None:
-        _check_size("size", size, self._max_size)
+        check_size("size", size, self._max_size)
         self._size = size
         self._mask = size - 1
         self._avail_idx = self._next_avail
@@ -139,7 +138,7 @@ class Queue:
 
     @desc_table.setter
     def desc_table(self, addr: int) -> None:
-        self._desc_table = _check_address("descriptor table address", addr)
+        self._desc_table = check_address("descriptor table address", addr)
 
     @property
     def avail_ring(self) -> int:
@@ -148,7 +147,7 @@ class Queue:
 
     @avail_ring.setter
     def avail_ring(self, addr: int) -> None:
-        self._avail_ring = _check_address("available ring address", addr)
+        self._avail_ring = check_address("available ring address", addr)
         self._avail_idx = self._next_avail
 
     @property
@@ -158,19 +157,19 @@ class Queue:
 
     @used_ring.setter
     def used_ring(self, addr: int) -> None:
-        self._used_ring = _check_address("used ring address", addr)
+        self._used_ring = check_address("used ring address", addr)
 
     def set_desc_table_address(self, low: int | None = None, high: int | None = None) -> None:
         """Replace the low and/or high 32 bits (virtio-pci writes them apart)."""
-        self.desc_table = _merge_halves(self._desc_table, low, high)
+        self.desc_table = merge_halves(self._desc_table, low, high)
 
     def set_avail_ring_address(self, low: int | None = None, high: int | None = None) -> None:
         """Replace the low and/or high 32 bits of the available ring address."""
-        self.avail_ring = _merge_halves(self._avail_ring, low, high)
+        self.avail_ring = merge_halves(self._avail_ring, low, high)
 
     def set_used_ring_address(self, low: int | None = None, high: int | None = None) -> None:
         """Replace the low and/or high 32 bits of the used ring address."""
-        self.used_ring = _merge_halves(self._used_ring, low, high)
+        self.used_ring = merge_halves(self._used_ring, low, high)
 
     @property
     def event_idx_enabled(self) -> bool:
@@ -218,7 +217,7 @@ class Queue:
 
     @next_avail.setter
     def next_avail(self, value: int) -> None:
-        self._next_avail = _check_u16("next_avail", value)
+        self._next_avail = check_u16("next_avail", value)
         self._avail_idx = self._next_avail
 
     @property
@@ -228,7 +227,7 @@ class Queue:
 
     @next_used.setter
     def next_used(self, value: int) -> None:
-        self._next_used = _check_u16("next_used", value)
+        self._next_used = check_u16("next_used", value)
         self._num_added = 0
 
     def avail_idx(self, memory: GuestMemory) -> int:
@@ -402,35 +401,3 @@ class Queue:
             memory.write_u16(addr, value)
         except GuestMemoryError as error:
             raise QueueMemoryError(area, addr, 2) from error
-
-
-def _check_size(field: str, size: int, limit: int) -> None:
-    if not isinstance(size, int) or isinstance(size, bool):
-        raise InvalidQueueConfigError(field, size, "is not an integer")
-    if size <= 0 or size & (size - 1):
-        raise InvalidQueueConfigError(field, size, "is not a power of two")
-    if size > limit:
-        raise InvalidQueueConfigError(field, size, f"is larger than {limit}")
-
-
-def _check_address(field: str, addr: int) -> int:
-    if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr < _ADDRESS_LIMIT:
-        raise InvalidQueueConfigError(field, addr, "is not a 64-bit guest address")
-    return addr
-
-
-def _check_u16(field: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFF:
-        raise InvalidQueueConfigError(field, value, "is not a 16-bit index")
-    return value
-
-
-def _merge_halves(current: int, low: int | None, high: int | None) -> int:
-    for name, half in (("low", low), ("high", high)):
-        if half is not None and not 0 <= half <= 0xFFFF_FFFF:
-            raise InvalidQueueConfigError(f"address {name} half", half, "is not 32 bits")
-    if low is not None:
-        current = (current & ~0xFFFF_FFFF) | low
-    if high is not None:
-        current = (current & 0xFFFF_FFFF) | high << 32
-    return current
