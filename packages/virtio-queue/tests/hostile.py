@@ -40,6 +40,7 @@ class Observation:
     writable: list[tuple[int, int]] = field(default_factory=list)  # allowed writes
     max_descriptor_reads: int = 0
     out_of_memory_accesses: list[tuple[int, int]] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)  # with reference_parse
 
 
 class CheckedMemory:
@@ -114,6 +115,50 @@ class HostileDriver:
         return driver, driver.create_queue()
 
 
+Buffer = tuple[int, int, bool]  # address, length, device-writable
+
+
+def reference_parse(
+    memory: GuestMemoryMmap, table: int, size: int, head: int
+) -> list[Buffer] | None:
+    """The chain at ``head`` read straight from the spec's rules (2.7.4.2,
+    2.7.5.2, 2.7.5.3.1), independently of the package; None if malformed."""
+    if head >= size:
+        return None
+    buffers: list[Buffer] = []
+    total = 0
+    limit, index, count, nested = size, head, 0, False
+    while True:
+        count += 1
+        if count > limit:  # longer than its table allows: a loop
+            return None
+        where = table + DESCRIPTOR_SIZE * index
+        if not memory.check_range(where, DESCRIPTOR_SIZE):
+            return None
+        descriptor = Descriptor.unpack(memory.read(where, DESCRIPTOR_SIZE))
+        if descriptor.is_indirect:
+            entries, rest = divmod(descriptor.len, DESCRIPTOR_SIZE)
+            if nested or descriptor.has_next or rest or not 0 < entries <= 1 << 16:
+                return None
+            if not memory.check_range(descriptor.addr, descriptor.len):
+                return None
+            table, limit, index, count, nested = descriptor.addr, entries, 0, 0, True
+            continue
+        if buffers and buffers[-1][2] and not descriptor.is_write_only:
+            return None  # readable after writable
+        total += descriptor.len
+        if total >= 1 << 32:
+            return None
+        if descriptor.len and not memory.check_range(descriptor.addr, descriptor.len):
+            return None
+        buffers.append((descriptor.addr, descriptor.len, descriptor.is_write_only))
+        if not descriptor.has_next:
+            return buffers
+        if descriptor.next >= limit:
+            return None
+        index = descriptor.next
+
+
 def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Observation:
     """Serve every chain the driver published, the way a device would."""
     seen = Observation()
@@ -133,7 +178,11 @@ def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Obse
         if chain is None:
             break
         seen.chains += 1
+        expected = reference_parse(memory, queue.desc_table, queue.size, chain.head_index)
         try:
+            parsed = [(d.addr, d.len, d.is_write_only) for d in chain.descriptors()]
+            if parsed != expected:
+                seen.disagreements.append(f"chain {chain.head_index}: {parsed} != {expected}")
             seen.writable += [(d.addr, d.len) for d in chain.writable()]
             reader, writer = chain.reader(), chain.writer()
             reader.read()
@@ -141,6 +190,8 @@ def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Obse
             used = writer.bytes_written
         except InvalidChainError as error:
             seen.errors.append(type(error).__name__)
+            if expected is not None:
+                seen.disagreements.append(f"chain {chain.head_index}: {error} but {expected}")
             used = 0
         seen.max_descriptor_reads = max(seen.max_descriptor_reads, checked.descriptor_reads)
         queue.add_used(device_memory, chain.head_index, used)
@@ -186,6 +237,7 @@ __all__ = [
     "HostileDriver",
     "Observation",
     "changed_outside",
+    "reference_parse",
     "serve",
     "snapshot",
 ]
