@@ -231,29 +231,38 @@ class Reader(_Cursor):
         if target.format != "B" or target.ndim != 1:
             target = target.cast("B")
         count = min(target.nbytes, self._remaining)
-        if not count:
-            return 0
+        if count:
+            self._copy_to(target, count)
+        return count
+
+    def read_exact_into(self, buffer: Buffer) -> None:
+        """Fill all of ``buffer``, or raise :class:`ChainTooShortError` having read nothing."""
+        target = memoryview(buffer)
+        if target.format != "B" or target.ndim != 1:
+            target = target.cast("B")
+        count = target.nbytes
+        if count > self._remaining:
+            raise ChainTooShortError(self._head, "readable", count, self._remaining)
+        if count:
+            self._copy_to(target, count)
+
+    def _copy_to(self, target: memoryview, count: int) -> None:
+        """Copy the next ``count`` (> 0, <= remaining) bytes into ``target``."""
         view = self._views[self._index]
         offset = self._offset
         end = offset + count
-        if end <= len(view):  # inside the current buffer: one copy
+        if end < len(view):  # inside the current buffer, which goes on
             target[:count] = view[offset:end]
-            self._advance(count)
-            return count
+            self._offset = end
+            self._remaining -= count
+            self._moved += count
+            return
         done = 0
         for piece in self._gather(count, len(self._views)):
             stop = done + len(piece)
             target[done:stop] = piece
             done = stop
         self._advance(count)
-        return count
-
-    def read_exact_into(self, buffer: Buffer) -> None:
-        """Fill all of ``buffer``, or raise :class:`ChainTooShortError` having read nothing."""
-        wanted = memoryview(buffer).nbytes
-        if wanted > self._remaining:
-            raise ChainTooShortError(self._head, "readable", wanted, self._remaining)
-        self.read_into(buffer)
 
     def read_struct(self, fmt: struct.Struct) -> tuple[Any, ...]:
         """``fmt.unpack`` of the next ``fmt.size`` bytes (a request header)."""
