@@ -96,9 +96,14 @@ def _stop_on_signals(vm: Vm, cleanup: contextlib.ExitStack) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         vm.stop.request(StopReason.SIGNAL, f"received {signal.Signals(signum).name}")
 
+    def report(signum: int, frame: FrameType | None) -> None:
+        vm.report_vcpu_states()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous = signal.signal(signum, stop)
         cleanup.callback(signal.signal, signum, previous)
+    previous_usr2 = signal.signal(signal.SIGUSR2, report)
+    cleanup.callback(signal.signal, signal.SIGUSR2, previous_usr2)
 
 
 def _attach_stdin(vm: Vm, cleanup: contextlib.ExitStack) -> None:

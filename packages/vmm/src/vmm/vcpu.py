@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Protocol
 
 from kvm_bindings import InternalErrorSuberror, SystemEventType
@@ -48,12 +49,18 @@ class VcpuThread:
         self._pio = pio
         self._mmio = mmio
         self._stop = stop
+        self._report_state = False
         self.thread = threading.Thread(target=self._run, name=f"vcpu{vcpu.id}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def kick(self) -> None:
+        self.vcpu.kick()
+
+    def report_state(self) -> None:
+        """Log this vCPU's registers from its own thread at its next exit (for diagnosis)."""
+        self._report_state = True
         self.vcpu.kick()
 
     def join(self, timeout: float | None = None) -> None:
@@ -69,6 +76,8 @@ class VcpuThread:
             self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error!r}")
 
     def _loop(self) -> None:
+        # Wall-clock time, so a benchmark can compare it with when it started the VMM.
+        log.info("vCPU %d: first KVM_RUN at %.6f", self.vcpu.id, time.time())
         run = self.vcpu.run
         pio_read, pio_write = self._pio.read, self._pio.write
         mmio_read, mmio_write = self._mmio.read, self._mmio.write
@@ -89,6 +98,9 @@ class VcpuThread:
                     if stop.requested:
                         return
                     self.vcpu.set_immediate_exit(False)
+                    if self._report_state:
+                        self._report_state = False
+                        self._log_state()
                 case IoOut(port, data, count=count):
                     _string_io(pio_write, port, data, count)
                 case IoIn(port, data, count=count):
@@ -127,6 +139,27 @@ class VcpuThread:
                 log.warning("vCPU %d: unhandled exit %r", vcpu_id, exit_)
                 return False
         return True
+
+    def _log_state(self) -> None:
+        regs, sregs = self.vcpu.get_regs(), self.vcpu.get_sregs()
+        log.warning(
+            "vCPU %d: rip %#x rsp %#x rflags %#x cs %#x cr0 %#x cr3 %#x cr4 %#x efer %#x "
+            "rax %#x rbx %#x rcx %#x rdx %#x mp_state %d",
+            self.vcpu.id,
+            regs.rip,
+            regs.rsp,
+            regs.rflags,
+            sregs.cs.selector,
+            sregs.cr0,
+            sregs.cr3,
+            sregs.cr4,
+            sregs.efer,
+            regs.rax,
+            regs.rbx,
+            regs.rcx,
+            regs.rdx,
+            self.vcpu.get_mp_state(),
+        )
 
 
 def _unclaimed(data: memoryview) -> None:

@@ -94,6 +94,11 @@ class Vm:
         for thread in self._threads:
             thread.start()
 
+    def report_vcpu_states(self) -> None:
+        """Each vCPU logs its registers (SIGUSR2 asks for it, like QEMU's `info registers`)."""
+        for thread in self._threads:
+            thread.report_state()
+
     def wait(self, timeout: float | None = None) -> StopEvent | None:
         return self.stop.wait(timeout)
 
