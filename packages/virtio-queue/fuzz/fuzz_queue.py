@@ -71,6 +71,7 @@ def test_one_input(data: bytes) -> None:
     queue.event_idx_enabled = event_idx
     queue.ready = True
     serve(queue)
+    queue.release()
 
 
 def main() -> None:

@@ -33,5 +33,8 @@ def driver(memory: GuestMemoryMmap) -> MockSplitQueue:
 
 
 @pytest.fixture
-def queue(driver: MockSplitQueue) -> Queue:
-    return driver.create_queue()
+def queue(driver: MockSplitQueue) -> Iterator[Queue]:
+    """The device's queue; released afterwards, so guest memory can close."""
+    device_queue = driver.create_queue()
+    yield device_queue
+    device_queue.release()

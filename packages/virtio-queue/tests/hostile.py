@@ -10,8 +10,11 @@ memory, writes only where the driver allowed them, and bounded work.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
+from unittest import mock
 
 from virtio_queue import (
     DESCRIPTOR_SIZE,
@@ -23,6 +26,8 @@ from virtio_queue import (
     Queue,
     used_ring_size,
 )
+from virtio_queue import chain as chain_module
+from virtio_queue.descriptor import DESCRIPTOR
 from vm_memory import GuestMemory, GuestMemoryMmap
 
 # Guest memory: two contiguous regions, a hole, a third region.
@@ -45,7 +50,13 @@ class Observation:
 
 class CheckedMemory:
     """Guest memory that counts descriptor reads and records any access that
-    succeeded although it was not inside guest memory (there must be none)."""
+    succeeded although it was not inside guest memory (there must be none).
+
+    Descriptors read from the queue's own view of its table are counted by
+    :meth:`counting_table_reads`; that view is guest memory by construction
+    (the queue checked it once), and every buffer a chain accepts is checked
+    against the reference parse and the chain's views.
+    """
 
     def __init__(self, memory: GuestMemoryMmap, seen: Observation) -> None:
         self._memory = memory
@@ -87,6 +98,17 @@ class CheckedMemory:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._memory, name)
+
+    @contextmanager
+    def counting_table_reads(self) -> Iterator[None]:
+        """Count the descriptor loads from the queue's view of its table too."""
+
+        def load(table: memoryview, offset: int) -> tuple[Any, ...]:
+            self.descriptor_reads += 1
+            return DESCRIPTOR.unpack_from(table, offset)
+
+        with mock.patch.object(chain_module, "_load_descriptor", load):
+            yield
 
 
 @dataclass(frozen=True)
@@ -165,6 +187,19 @@ def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Obse
     checked = CheckedMemory(memory, seen)
     device_memory = cast(GuestMemory, checked)
     seen.writable.append((driver.used_ring, used_ring_size(driver.size)))
+    with checked.counting_table_reads():
+        _serve_chains(queue, driver, checked, seen)
+    queue.needs_notification(device_memory)
+    queue.enable_notification(device_memory)
+    queue.disable_notification(device_memory)
+    return seen
+
+
+def _serve_chains(
+    queue: Queue, driver: MockSplitQueue, checked: CheckedMemory, seen: Observation
+) -> None:
+    memory = checked._memory
+    device_memory = cast(GuestMemory, checked)
     for _ in range(2 * driver.size + 2):  # more pops than a valid driver could publish
         checked.descriptor_reads = 0
         try:
@@ -183,6 +218,13 @@ def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Obse
             parsed = [(d.addr, d.len, d.is_write_only) for d in chain.descriptors()]
             if parsed != expected:
                 seen.disagreements.append(f"chain {chain.head_index}: {parsed} != {expected}")
+            views = (chain.readable_views(), chain.writable_views())
+            if [sum(map(len, part)) for part in views] != [
+                chain.readable_len,
+                chain.writable_len,
+            ]:
+                seen.disagreements.append(f"chain {chain.head_index}: views != lengths")
+            del views
             seen.writable += [(d.addr, d.len) for d in chain.writable()]
             reader, writer = chain.reader(), chain.writer()
             reader.read()
@@ -196,10 +238,6 @@ def serve(memory: GuestMemoryMmap, queue: Queue, driver: MockSplitQueue) -> Obse
         seen.max_descriptor_reads = max(seen.max_descriptor_reads, checked.descriptor_reads)
         queue.add_used(device_memory, chain.head_index, used)
         del chain
-    queue.needs_notification(device_memory)
-    queue.enable_notification(device_memory)
-    queue.disable_notification(device_memory)
-    return seen
 
 
 def changed_outside(

@@ -138,6 +138,7 @@ def test_a_buffer_across_two_contiguous_regions_is_allowed() -> None:
     assert len(chain.readable_views()) == 2
     assert chain.reader().read() == bytes(range(32))
     del chain
+    queue.release()
     memory.close()
 
 
@@ -150,6 +151,7 @@ def test_lengths_summing_past_u32_are_an_error() -> None:
     with pytest.raises(ChainLengthOverflowError) as error:
         pop(memory, queue).validate()
     assert error.value.total == 1 << 32
+    queue.release()
     memory.close()
 
 
@@ -161,6 +163,7 @@ def test_lengths_summing_to_exactly_u32_max_are_allowed() -> None:
     chain = pop(memory, queue)
     assert chain.readable_len == 0xFFFF_FFFF
     chain.release()
+    queue.release()
     memory.close()
 
 
@@ -236,6 +239,7 @@ def test_release_drops_the_views_so_memory_can_close() -> None:
     chain = pop(memory, queue)
     chain.validate()
     chain.release()
+    queue.release()
     memory.close()
     with pytest.raises(InvalidChainError):
         chain.reader()

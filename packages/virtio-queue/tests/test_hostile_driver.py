@@ -68,6 +68,7 @@ def hostile_drivers(draw: st.DrawFn) -> HostileDriver:
 @given(hostile=hostile_drivers(), event_idx=st.booleans())
 def test_a_hostile_driver_cannot_break_the_device(hostile: HostileDriver, event_idx: bool) -> None:
     memory = GuestMemoryMmap.from_ranges(LAYOUT)
+    queue = None
     try:
         driver, queue = hostile.install(memory, event_idx)
         before = snapshot(memory)
@@ -89,4 +90,6 @@ def test_a_hostile_driver_cannot_break_the_device(hostile: HostileDriver, event_
         assert seen.max_descriptor_reads <= hostile.size + 0x3_0000 // 16
         assert seen.chains <= hostile.size
     finally:
-        memory.close()  # fails if the device kept any view of guest memory
+        if queue is not None:
+            queue.release()  # the queue's own views of its rings
+        memory.close()  # fails if the device kept any other view of guest memory

@@ -20,12 +20,13 @@ from virtio_queue import (
     UnexpectedEofError,
     Writer,
 )
-from vm_memory import GuestMemoryMmap
+from virtio_queue import io as io_module
+from vm_memory import GuestMemory, GuestMemoryMmap
 
 HEADER = struct.Struct("<IIQ")  # a virtio-blk request header
 
 
-def pop(memory: GuestMemoryMmap, queue: Queue) -> DescriptorChain:
+def pop(memory: GuestMemory, queue: Queue) -> DescriptorChain:
     chain = queue.pop_descriptor_chain(memory)
     assert chain is not None
     return chain
@@ -185,6 +186,39 @@ def test_short_reads_are_retried_until_done(
         later.join()
     assert driver.read_written(incoming, 6) == b"abcdef"
     assert writer.bytes_written == 6
+
+
+@pytest.mark.parametrize("direction", ["preadv", "pwritev"])
+@pytest.mark.usefixtures("memory")
+def test_a_short_positioned_transfer_is_continued_where_it_stopped(
+    driver: MockSplitQueue,
+    queue: Queue,
+    data_file: int,
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str,
+) -> None:
+    memory = driver.memory
+    calls: list[int] = []
+
+    def five_bytes_at_a_time(fd: int, buffers: list[memoryview], offset: int) -> int:
+        calls.append(offset)
+        real = os.preadv if direction == "preadv" else os.pwritev
+        return real(fd, [memoryview(buffers[0]).cast("B")[:5]], offset)
+
+    monkeypatch.setattr(io_module, f"_{direction}", five_bytes_at_a_time)
+    if direction == "preadv":
+        request = driver.add_request([], [8, 4])
+        writer = pop(memory, queue).writer()
+        writer.write_all_from_at(data_file, 12, 100)
+        assert driver.read_written(request, 12) == os.pread(data_file, 12, 100)
+        assert writer.bytes_written == 12
+    else:
+        driver.add_request([b"abcdefgh", b"ijkl"])
+        reader = pop(memory, queue).reader()
+        reader.read_exact_to_at(data_file, 12, 100)
+        assert os.pread(data_file, 12, 100) == b"abcdefghijkl"
+        assert reader.bytes_read == 12
+    assert calls == [100, 105, 108]  # 5 bytes, the 3 left of the first buffer, the second
 
 
 def test_end_of_file_before_the_count_is_an_error(

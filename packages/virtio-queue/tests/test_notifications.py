@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from virtio_queue import MockSplitQueue, Queue, UsedFlags
 from vm_memory import GuestMemoryMmap
@@ -65,8 +67,10 @@ def event_driver(memory: GuestMemoryMmap) -> MockSplitQueue:
 
 
 @pytest.fixture
-def event_queue(event_driver: MockSplitQueue) -> Queue:
-    return event_driver.create_queue()
+def event_queue(event_driver: MockSplitQueue) -> Iterator[Queue]:
+    queue = event_driver.create_queue()
+    yield queue
+    queue.release()
 
 
 def test_with_event_idx_the_driver_is_interrupted_when_used_idx_passes_used_event(

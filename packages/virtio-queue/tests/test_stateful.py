@@ -70,6 +70,7 @@ class QueueMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if hasattr(self, "memory"):
             self.popped.clear()
+            self.queue.release()
             self.memory.close()
 
     # Driver ----------------------------------------------------------------------

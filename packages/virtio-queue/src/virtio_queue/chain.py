@@ -1,7 +1,10 @@
 """A descriptor chain: the buffers of one request, as the driver linked them.
 
-The chain is parsed on first use, in one pass, and every rule of the spec is
-checked before anything is handed to the device:
+A chain is parsed in one pass, and every rule of the spec is checked before
+anything is handed to the device. A direct chain (no ``INDIRECT``) that
+keeps every rule is parsed by ``Queue.pop_descriptor_chain`` itself, from
+the queue's views of its table and of guest memory; any other chain is
+parsed when first used, and a malformed one raises its error then:
 
 - the head and every ``next`` index lie inside their table (2.7.5.2);
 - a chain has at most queue-size descriptors, and a chain inside an indirect
@@ -26,8 +29,8 @@ the chain (or a Reader/Writer made from it) is alive.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from vm_memory import GuestMemoryError
 
@@ -42,61 +45,74 @@ from virtio_queue.errors import (
     IndirectDescriptorError,
     InvalidChainError,
 )
-from virtio_queue.io import Reader, Writer
+from virtio_queue.io import ChainReader, ChainWriter, Reader, Writer
+from virtio_queue.views import QueueViews
 
 if TYPE_CHECKING:
     from vm_memory import GuestMemory
 
-__all__ = ["DescriptorChain"]
+__all__ = ["DescriptorChain", "PoppedChain"]
 
-_U32_MAX = 0xFFFF_FFFF
+_U32_MAX: Final = 0xFFFF_FFFF
+_NO_VIEWS: Final[tuple[memoryview, ...]] = ()
+_NEXT_OR_INDIRECT: Final = F_NEXT | F_INDIRECT
+
+# One descriptor, one load. A module global (not bound into the functions) so
+# tests can watch every descriptor load of the fast path.
+_load_descriptor = DESCRIPTOR.unpack_from
 
 
 class DescriptorChain:
     """The chain whose head is descriptor ``head_index`` of the table at
     ``desc_table`` (``queue_size`` entries). Made by
-    :meth:`Queue.pop_descriptor_chain`; cheap until first used."""
+    :meth:`Queue.pop_descriptor_chain`.
+
+    A chain made here by hand reads its descriptors through ``memory`` when
+    first used. A popped one that is not parsed yet (indirect or malformed)
+    fails with an :class:`InvalidChainError` if its queue was reset,
+    reconfigured or released before the chain was first used.
+    """
 
     __slots__ = (
-        "_desc_table",
         "_descriptors",
         "_error",
         "_head",
-        "_memory",
-        "_queue_size",
         "_readable_len",
         "_readable_views",
-        "_split",
+        "_source",
         "_writable_len",
         "_writable_views",
     )
 
+    _source: QueueViews
+    _head: int
+    _descriptors: Sequence[tuple[Any, ...]] | None
+    _error: InvalidChainError | None
     # Set by the parse.
-    _readable_views: list[memoryview]
-    _writable_views: list[memoryview]
+    _readable_views: Sequence[memoryview]
+    _writable_views: Sequence[memoryview]
     _readable_len: int
     _writable_len: int
-    _split: int
 
     def __init__(
         self, memory: GuestMemory, desc_table: int, queue_size: int, head_index: int
     ) -> None:
-        self._memory = memory
-        self._desc_table = desc_table
-        self._queue_size = queue_size
+        self._source = QueueViews(memory, desc_table, queue_size, views=False)
         self._head = head_index
-        self._descriptors: list[tuple[Any, ...]] | None = None
-        self._error: InvalidChainError | None = None
+        self._descriptors = None
+        self._error = None
 
-    @property
-    def head_index(self) -> int:
-        """The head's descriptor index: what ``add_used`` returns to the driver."""
-        return self._head
+    if TYPE_CHECKING:
+
+        @property
+        def head_index(self) -> int:
+            """The head's descriptor index: what ``add_used`` returns to the driver."""
+            ...
 
     @property
     def memory(self) -> GuestMemory:
         """The guest memory the buffers live in."""
-        return self._memory
+        return self._source.memory
 
     def validate(self) -> None:
         """Parse the chain now; raise its :class:`InvalidChainError` if malformed."""
@@ -116,11 +132,11 @@ class DescriptorChain:
 
     def readable(self) -> list[Descriptor]:
         """The device-readable descriptors (they come first)."""
-        return self.descriptors()[: self._split]
+        return [descriptor for descriptor in self.descriptors() if not descriptor.flags & F_WRITE]
 
     def writable(self) -> list[Descriptor]:
         """The device-writable descriptors (they come last)."""
-        return self.descriptors()[self._split :]
+        return [descriptor for descriptor in self.descriptors() if descriptor.flags & F_WRITE]
 
     @property
     def readable_len(self) -> int:
@@ -153,31 +169,144 @@ class DescriptorChain:
         """A :class:`Reader` over the readable part."""
         if self._descriptors is None:
             self._parse()
-        return Reader(self._readable_views, self._readable_len, self._head)
+        reader: Reader = ChainReader()
+        reader._views = self._readable_views
+        reader._remaining = self._readable_len
+        reader._head = self._head
+        reader._index = reader._offset = reader._moved = 0
+        return reader
 
     def writer(self) -> Writer:
         """A :class:`Writer` over the writable part."""
         if self._descriptors is None:
             self._parse()
-        return Writer(self._writable_views, self._writable_len, self._head)
+        writer: Writer = ChainWriter()
+        writer._views = self._writable_views
+        writer._remaining = self._writable_len
+        writer._head = self._head
+        writer._index = writer._offset = writer._moved = 0
+        return writer
 
     def release(self) -> None:
         """Drop this chain's views of guest memory (Readers and Writers made from
         it keep their own until they are dropped). The chain is unusable after."""
-        self._readable_views = []
-        self._writable_views = []
+        self._readable_views = _NO_VIEWS
+        self._writable_views = _NO_VIEWS
         self._descriptors = None
         self._error = InvalidChainError(self._head, "the chain was released")
 
     def __repr__(self) -> str:
-        return f"DescriptorChain(head={self._head}, table={self._desc_table:#x})"
+        return f"DescriptorChain(head={self._head}, table={self._source.desc_table:#x})"
 
     # Parsing ------------------------------------------------------------------
+    #
+    # A popped chain without INDIRECT is parsed by pop itself, in a fast pass
+    # over the queue's views that accepts only chains every rule allows (see
+    # the module docstring) and leaves anything else unparsed: an indirect
+    # descriptor, a buffer across regions or outside memory, any broken rule.
+    # Those, chains made by hand and chains of a released queue take the
+    # general walk at first use, which starts over and raises the precise
+    # error. Either way a parsed chain comes from one read of each
+    # descriptor, in one pass.
 
     def _parse(self) -> None:
+        if self._error is not None or not self._parse_fast():
+            self._parse_general()
+
+    def _parse_fast(self) -> bool:
+        """Parse a chain of direct descriptors from the queue's views (what
+        :meth:`Queue.pop_descriptor_chain` does); False, with nothing set,
+        for a chain that needs the general walk."""
+        source = self._source
+        table = source.table
+        if table is None:
+            return False
+        raw = _load_descriptor(table, self._head << 4)
+        addr, length, flags, _ = raw
+        if flags & _NEXT_OR_INDIRECT:
+            return not flags & F_INDIRECT and self._parse_direct(source, table, raw)
+        # A single buffer: a whole request in one descriptor.
+        views: Sequence[memoryview] = _NO_VIEWS
+        if length:
+            start, region_end, region = source.hot
+            end = addr + length
+            if start <= addr and end <= region_end:
+                views = (region[addr - start : end - start] if start else region[addr:end],)
+            else:
+                view = source.buffer(addr, length)
+                if view is None:  # outside guest memory, or across regions
+                    return False
+                views = (view,)
+        if flags & F_WRITE:
+            self._readable_views = _NO_VIEWS
+            self._readable_len = 0
+            self._writable_views = views
+            self._writable_len = length
+        else:
+            self._readable_views = views
+            self._readable_len = length
+            self._writable_views = _NO_VIEWS
+            self._writable_len = 0
+        self._descriptors = (raw,)
+        return True
+
+    def _parse_direct(self, source: QueueViews, table: memoryview, raw: tuple[Any, ...]) -> bool:
+        """The fast pass over a chain of several descriptors in the queue's table."""
+        size = source.size
+        budget = size - 1  # more descriptors than the table holds: a loop
+        readable: list[memoryview] = []
+        writable: list[memoryview] = []
+        readable_len = writable_len = 0
+        writing = False
+        descriptors: list[tuple[Any, ...]] = []
+        start, region_end, region = source.hot
+        while True:
+            addr, length, flags, next_index = raw
+            if flags & F_INDIRECT:
+                return False
+            if flags & F_WRITE:
+                writing = True
+                writable_len += length
+                target = writable
+            elif writing:  # readable after writable
+                return False
+            else:
+                readable_len += length
+                target = readable
+            if length:
+                end = addr + length
+                if start <= addr and end <= region_end:
+                    target.append(region[addr - start : end - start] if start else region[addr:end])
+                else:
+                    view = source.buffer(addr, length)
+                    if view is None:
+                        return False
+                    target.append(view)
+                    start, region_end, region = source.hot
+            descriptors.append(raw)
+            if not flags & F_NEXT:
+                break
+            if next_index >= size or not budget:
+                return False
+            budget -= 1
+            raw = _load_descriptor(table, next_index << 4)
+        if readable_len + writable_len > _U32_MAX:
+            return False
+        self._readable_views = readable
+        self._writable_views = writable
+        self._readable_len = readable_len
+        self._writable_len = writable_len
+        self._descriptors = descriptors
+        return True
+
+    def _parse_general(self) -> None:
         if self._error is not None:
             raise _copy_error(self._error)
         try:
+            if self._source.released:
+                raise InvalidChainError(
+                    self._head, "the queue was reset or released before the chain was parsed"
+                )
             self._walk()
         except InvalidChainError as error:
             # Neither the kept copy nor the raised error carries the walk's
@@ -187,15 +316,17 @@ class DescriptorChain:
             raise error.with_traceback(None) from error.__cause__
 
     def _walk(self) -> None:
-        """Follow the chain from the head, checking it; fills the parsed fields."""
-        memory = self._memory
+        """Follow the chain from the head through ``memory``, checking every
+        rule; fills the parsed fields."""
+        source = self._source
+        memory = source.memory
         read_struct = memory.read_struct
         get_slice = memory.get_slice
-        table_limit = self._queue_size
+        table_limit = source.size
         head = self._head
         if head >= table_limit:
             raise DescriptorIndexError(head, head, table_limit, False)
-        table = self._desc_table
+        table = source.desc_table
         index = head
         budget = table_limit  # descriptors left before the chain counts as a loop
         indirect = False
@@ -203,7 +334,7 @@ class DescriptorChain:
         readable: list[memoryview] = []
         writable: list[memoryview] = []
         readable_len = writable_len = 0
-        split: int | None = None
+        writing = False
         while True:
             if not budget:
                 raise ChainLoopError(head, table_limit)
@@ -219,11 +350,10 @@ class DescriptorChain:
                 table, index, budget, indirect = addr, 0, table_limit, True
                 continue
             if flags & F_WRITE:
-                if split is None:
-                    split = len(descriptors)
+                writing = True
                 target = writable
                 writable_len += length
-            elif split is None:
+            elif not writing:
                 target = readable
                 readable_len += length
             else:
@@ -242,12 +372,26 @@ class DescriptorChain:
             if next_index >= table_limit:
                 raise DescriptorIndexError(head, next_index, table_limit, indirect)
             index = next_index
-        self._split = len(descriptors) if split is None else split
         self._readable_views = readable
         self._writable_views = writable
         self._readable_len = readable_len
         self._writable_len = writable_len
         self._descriptors = descriptors
+
+
+class PoppedChain(DescriptorChain):
+    """A chain made by :meth:`Queue.pop_descriptor_chain`, which sets its
+    fields itself (``_source``, ``_head``, ``_descriptors`` and ``_error``):
+    without a Python ``__init__``, making one is a single C-level call."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+# head_index reads the _head slot directly: a slot is several times cheaper
+# to read than a property, and device code reads it once per request. Type
+# checkers see the read-only property declared above.
+DescriptorChain.head_index = DescriptorChain._head  # type: ignore[assignment, misc]
 
 
 def _copy_error(error: InvalidChainError) -> InvalidChainError:

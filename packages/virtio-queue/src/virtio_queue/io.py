@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from virtio_queue.errors import ChainTooShortError, UnexpectedEofError
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Buffer
 
-__all__ = ["IOV_MAX", "FileDescriptorLike", "Reader", "Writer"]
+__all__ = ["IOV_MAX", "ChainReader", "ChainWriter", "FileDescriptorLike", "Reader", "Writer"]
 
 
 def _iov_max() -> int:
@@ -39,6 +39,9 @@ def _iov_max() -> int:
 
 
 IOV_MAX: Final = _iov_max()
+_new: Final = object.__new__
+_preadv: Final = os.preadv
+_pwritev: Final = os.pwritev
 """Most buffers one ``readv``-family system call accepts (1024 on Linux)."""
 
 
@@ -57,6 +60,9 @@ def _fd(target: FileDescriptorLike) -> int:
 class _Cursor:
     """A position in a list of byte views, and how far it has moved.
 
+    ``available_bytes`` is the number of bytes left between the position and
+    the end of the buffers; ``head_index`` the head of the chain they belong to.
+
     Invariant: while bytes remain, ``_views[_index][_offset]`` is the next one
     (the offset never rests at the end of a view).
     """
@@ -64,8 +70,14 @@ class _Cursor:
     __slots__ = ("_head", "_index", "_moved", "_offset", "_remaining", "_views")
 
     _direction = "readable"
+    _views: Sequence[memoryview]
+    _index: int
+    _offset: int
+    _remaining: int
+    _moved: int
+    _head: int
 
-    def __init__(self, views: list[memoryview], length: int, head: int = 0) -> None:
+    def __init__(self, views: Sequence[memoryview], length: int, head: int = 0) -> None:
         """Usually made by ``DescriptorChain.reader()``/``writer()``: ``views``
         are non-empty byte views holding ``length`` bytes in all; ``head``
         names the chain in errors."""
@@ -76,15 +88,13 @@ class _Cursor:
         self._moved = 0
         self._head = head
 
-    @property
-    def available_bytes(self) -> int:
-        """Bytes left between the position and the end of the buffers."""
-        return self._remaining
+    if TYPE_CHECKING:  # at run time, the slots themselves (see the end of the module)
 
-    @property
-    def head_index(self) -> int:
-        """The head of the chain these buffers belong to."""
-        return self._head
+        @property
+        def available_bytes(self) -> int: ...
+
+        @property
+        def head_index(self) -> int: ...
 
     def views(self, count: int | None = None) -> list[memoryview]:
         """Zero-copy views of the next ``count`` bytes (all that is left when
@@ -105,7 +115,12 @@ class _Cursor:
         before = self._gather(offset, len(self._views))
         after = self._views_after(offset)
         self._views, self._index, self._offset, self._remaining = before, 0, 0, offset
-        return type(self)(after, rest, self._head)
+        other = _new(type(self))
+        other._views = after
+        other._remaining = rest
+        other._head = self._head
+        other._index = other._offset = other._moved = 0
+        return other
 
     # Internals ----------------------------------------------------------------
 
@@ -114,7 +129,7 @@ class _Cursor:
             raise ChainTooShortError(self._head, self._direction, count, self._remaining)
         return count
 
-    def _gather(self, count: int, limit: int) -> list[memoryview]:
+    def _gather(self, count: int, limit: int) -> Sequence[memoryview]:
         """Views of the next ``count`` bytes (``count`` <= remaining), at most
         ``limit`` of them; fewer bytes when the limit cuts the list short."""
         if not count:
@@ -158,14 +173,24 @@ class _Cursor:
         return [first[offset:] if offset else first, *views[index + 1 :]]
 
     def _transfer_all(
-        self, call: Callable[..., int], fd: FileDescriptorLike, count: int, offset: int | None
+        self,
+        call: Callable[..., int],
+        fd: FileDescriptorLike,
+        count: int,
+        offset: int | None,
+        done: int = 0,
     ) -> None:
         """``call`` (``os.readv`` and kin) until ``count`` bytes moved: whole
-        buffers in one system call when they fit, the general path otherwise."""
+        buffers in one system call when they fit, the general path otherwise.
+        ``done`` > 0: the caller's own first call moved that many bytes (of
+        everything left; the position has not moved yet)."""
+        number = fd if type(fd) is int else fd.fileno()  # type: ignore[union-attr]
+        if done:
+            self._advance(done)
+            self._transfer_rest(call, number, count, offset, done)
+            return
         if count < 0 or count > self._remaining:
             raise ChainTooShortError(self._head, self._direction, count, self._remaining)
-        number = fd if type(fd) is int else fd.fileno()  # type: ignore[union-attr]
-        done = 0
         views = self._views
         index = self._index
         whole = count == self._remaining and not self._offset and len(views) - index <= IOV_MAX
@@ -180,6 +205,12 @@ class _Cursor:
             if not done:
                 raise UnexpectedEofError(count, 0)
             self._advance(done)
+        self._transfer_rest(call, number, count, offset, done)
+
+    def _transfer_rest(
+        self, call: Callable[..., int], number: int, count: int, offset: int | None, done: int
+    ) -> None:
+        """The rest of :meth:`_transfer_all`: ``done`` of ``count`` bytes moved."""
         while done < count:
             iov = self._gather(count - done, IOV_MAX)
             moved = call(number, iov) if offset is None else call(number, iov, offset + done)
@@ -206,14 +237,15 @@ class _Cursor:
 
 
 class Reader(_Cursor):
-    """The device-readable bytes of a chain, read in order (``chain.reader()``)."""
+    """The device-readable bytes of a chain, read in order (``chain.reader()``).
+    ``bytes_read`` counts the bytes read (or skipped) so far."""
 
     __slots__ = ()
 
-    @property
-    def bytes_read(self) -> int:
-        """Bytes read (or skipped) so far."""
-        return self._moved
+    if TYPE_CHECKING:
+
+        @property
+        def bytes_read(self) -> int: ...
 
     def read(self, size: int = -1) -> bytes:
         """A copy of the next ``size`` bytes, fewer if the chain has fewer
@@ -299,20 +331,38 @@ class Reader(_Cursor):
 
     def read_exact_to_at(self, fd: FileDescriptorLike, count: int, offset: int) -> None:
         """Write exactly ``count`` bytes to ``fd`` at ``offset`` (``os.pwritev``)."""
-        self._transfer_all(os.pwritev, fd, count, offset)
+        views = self._views
+        whole = count == self._remaining and not self._index and not self._offset
+        if count and whole and len(views) <= IOV_MAX:
+            # A block device's write: everything left, in one system call
+            # (written out here: this runs once per request).
+            number = fd if type(fd) is int else fd.fileno()  # type: ignore[union-attr]
+            done = _pwritev(number, views, offset)
+            if done == count:
+                self._moved += count
+                self._remaining = 0
+                self._index = len(views)
+                return
+            if not done:
+                raise UnexpectedEofError(count, 0)
+            self._transfer_all(_pwritev, fd, count, offset, done)
+            return
+        self._transfer_all(_pwritev, fd, count, offset)
 
 
 class Writer(_Cursor):
-    """The device-writable bytes of a chain, written in order (``chain.writer()``)."""
+    """The device-writable bytes of a chain, written in order (``chain.writer()``).
+    ``bytes_written`` counts the bytes written (or skipped) so far: the used
+    length to report."""
 
     __slots__ = ()
 
     _direction = "writable"
 
-    @property
-    def bytes_written(self) -> int:
-        """Bytes written (or skipped) so far: the used length to report."""
-        return self._moved
+    if TYPE_CHECKING:
+
+        @property
+        def bytes_written(self) -> int: ...
 
     def write(self, data: Buffer) -> int:
         """Copy as much of ``data`` as fits; the count."""
@@ -368,4 +418,45 @@ class Writer(_Cursor):
 
     def write_all_from_at(self, fd: FileDescriptorLike, count: int, offset: int) -> None:
         """Read exactly ``count`` bytes from ``fd`` at ``offset`` (``os.preadv``)."""
-        self._transfer_all(os.preadv, fd, count, offset)
+        views = self._views
+        whole = count == self._remaining and not self._index and not self._offset
+        if count and whole and len(views) <= IOV_MAX:
+            # A block device's read: everything left, in one system call
+            # (written out here: this runs once per request).
+            number = fd if type(fd) is int else fd.fileno()  # type: ignore[union-attr]
+            done = _preadv(number, views, offset)
+            if done == count:
+                self._moved += count
+                self._remaining = 0
+                self._index = len(views)
+                return
+            if not done:
+                raise UnexpectedEofError(count, 0)
+            self._transfer_all(_preadv, fd, count, offset, done)
+            return
+        self._transfer_all(_preadv, fd, count, offset)
+
+
+class ChainReader(Reader):
+    """A :class:`Reader` made by ``DescriptorChain.reader()``, which sets its
+    fields itself: without a Python ``__init__``, making one is a single
+    C-level call (a Reader is made per request)."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+class ChainWriter(Writer):
+    """A :class:`Writer` made by ``DescriptorChain.writer()`` (see :class:`ChainReader`)."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+# The counters are read once or twice per request: reading a slot is several
+# times cheaper than calling a property, so the public names are the slots
+# themselves (read-only to type checkers, which see the properties above).
+_Cursor.available_bytes = _Cursor._remaining  # type: ignore[assignment, misc]
+_Cursor.head_index = _Cursor._head  # type: ignore[assignment, misc]
+Reader.bytes_read = _Cursor._moved  # type: ignore[assignment, misc]
+Writer.bytes_written = _Cursor._moved  # type: ignore[assignment, misc]

@@ -1,4 +1,4 @@
-"""The device side of one split virtqueue (VIRTIO 1.2, 2.7).
+r"""The device side of one split virtqueue (VIRTIO 1.2, 2.7).
 
 A :class:`Queue` holds what the transport configured (size, ring addresses,
 ready) and where the device is (``next_avail``, ``next_used``). It does not
@@ -20,8 +20,17 @@ A device worker's loop, the way the spec's notification suppression wants it::
 
 The driver is hostile: ``avail->idx`` is read once per batch and trusted only
 up to ``size`` entries ahead, head indices are checked, and every chain is
-checked when first used (see :mod:`virtio_queue.chain`). A queue is used by one
-thread at a time (its worker); it takes no lock of its own.
+checked before the device sees a buffer of it (see :mod:`virtio_queue.chain`).
+A queue is used by one thread at a time (its worker); it takes no lock of its
+own.
+
+The first ring access with a memory map checks the queue (:meth:`Queue.check`)
+and makes zero-copy views of its three areas and of the memory regions
+(:class:`~virtio_queue.views.QueueViews`); every later ring access is one
+indexing operation on a view. The views pin the regions until the queue is
+reset, reconfigured, set not ready or released (:meth:`Queue.release`), or
+runs against another memory map. Touching the rings of a queue that is not ready
+raises :class:`QueueNotReadyError`.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from typing import TYPE_CHECKING
 from vm_memory import GuestMemoryError
 
 from virtio_queue.barrier import STRONGLY_ORDERED, full_barrier
-from virtio_queue.chain import DescriptorChain
+from virtio_queue.chain import DescriptorChain, PoppedChain
 from virtio_queue.defs import (
     AVAIL_ALIGN,
     AVAIL_F_NO_INTERRUPT,
@@ -55,6 +64,7 @@ from virtio_queue.errors import (
     VirtioQueueError,
 )
 from virtio_queue.state import QueueState, check_address, check_size, check_u16, merge_halves
+from virtio_queue.views import QueueViews
 
 if TYPE_CHECKING:
     from vm_memory import GuestMemory
@@ -70,8 +80,10 @@ class Queue:
     the driver may lower ``size`` to any smaller power of two."""
 
     __slots__ = (
+        "_attached",
         "_avail_idx",
         "_avail_ring",
+        "_avail_view",
         "_desc_table",
         "_event_idx",
         "_mask",
@@ -81,17 +93,31 @@ class Queue:
         "_num_added",
         "_ready",
         "_size",
+        "_used_elements",
         "_used_ring",
+        "_used_view",
+        "_views",
     )
+
+    # The memory map the views were made for (None: none made), the views,
+    # and the ring views the queue touches itself (None: the area spans two
+    # regions, or the host is big-endian, and goes through the memory map).
+    _attached: GuestMemory | None
+    _views: QueueViews | None
+    _avail_view: memoryview | None  # u16s
+    _used_view: memoryview | None  # u16s
+    _used_elements: memoryview | None  # u32 pairs
 
     def __init__(self, max_size: int) -> None:
         check_size("max size", max_size, MAX_QUEUE_SIZE)
         self._max_size = max_size
+        self._views = None
         self.reset()
 
     def reset(self) -> None:
         """Back to the state after device reset: not ready, size ``max_size``,
-        addresses and indices 0, EVENT_IDX off."""
+        addresses and indices 0, EVENT_IDX off, views of guest memory released."""
+        self.release()
         self._size = self._max_size
         self._mask = self._max_size - 1
         self._ready = False
@@ -118,6 +144,7 @@ class Queue:
     @size.setter
     def size(self, size: int) -> None:
         check_size("size", size, self._max_size)
+        self.release()
         self._size = size
         self._mask = size - 1
         self._avail_idx = self._next_avail
@@ -128,6 +155,7 @@ class Queue:
 
     @ready.setter
     def ready(self, ready: bool) -> None:
+        self.release()
         self._ready = bool(ready)
         self._avail_idx = self._next_avail
 
@@ -139,6 +167,7 @@ class Queue:
     @desc_table.setter
     def desc_table(self, addr: int) -> None:
         self._desc_table = check_address("descriptor table address", addr)
+        self.release()
 
     @property
     def avail_ring(self) -> int:
@@ -148,6 +177,7 @@ class Queue:
     @avail_ring.setter
     def avail_ring(self, addr: int) -> None:
         self._avail_ring = check_address("available ring address", addr)
+        self.release()
         self._avail_idx = self._next_avail
 
     @property
@@ -158,6 +188,7 @@ class Queue:
     @used_ring.setter
     def used_ring(self, addr: int) -> None:
         self._used_ring = check_address("used ring address", addr)
+        self.release()
 
     def set_desc_table_address(self, low: int | None = None, high: int | None = None) -> None:
         """Replace the low and/or high 32 bits (virtio-pci writes them apart)."""
@@ -208,6 +239,32 @@ class Queue:
             return False
         return True
 
+    def release(self) -> None:
+        """Release the queue's views of guest memory, so the regions can be
+        unmapped. Chains popped but not parsed yet fail with an
+        ``InvalidChainError``; the next ring access makes new views.
+        Changing the size, an address or ``ready``, and :meth:`reset`, do
+        this too."""
+        views = self._views
+        self._attached = self._views = None
+        self._avail_view = self._used_view = self._used_elements = None
+        if views is not None:
+            views.release()
+
+    def _attach(self, memory: GuestMemory) -> None:
+        """Check the queue against ``memory`` and make the views of its rings.
+        The views made for another map are dropped, not released: chains
+        popped from them may still be parsed (they pin that map meanwhile)."""
+        self._attached = self._views = None
+        self._avail_view = self._used_view = self._used_elements = None
+        self.check(memory)
+        views = QueueViews(memory, self._desc_table, self._size, self._avail_ring, self._used_ring)
+        self._views = views
+        self._avail_view = views.avail
+        self._used_view = views.used
+        self._used_elements = views.used_elements
+        self._attached = memory
+
     # Position ---------------------------------------------------------------------
 
     @property
@@ -232,13 +289,17 @@ class Queue:
 
     def avail_idx(self, memory: GuestMemory) -> int:
         """The driver's ``avail->idx`` now."""
-        return self._load_u16(memory, _AVAIL, self._avail_ring + 2)
+        return self._memory_load(memory, _AVAIL, self._avail_ring + 2)
 
     def used_idx(self, memory: GuestMemory) -> int:
         """``used->idx`` as stored in guest memory."""
-        return self._load_u16(memory, _USED, self._used_ring + 2)
+        return self._memory_load(memory, _USED, self._used_ring + 2)
 
     # Device side: consuming available chains ------------------------------------------
+    #
+    # The hot paths below test the ring view for None at each access: None
+    # means the area spans two memory regions and is reached through the
+    # memory map instead (rare, but valid).
 
     def pop_descriptor_chain(self, memory: GuestMemory) -> DescriptorChain | None:
         """The next available chain, or None when the driver has published no more.
@@ -246,32 +307,43 @@ class Queue:
         Raises :class:`InvalidAvailIndexError` (nothing consumed) when
         ``avail->idx`` runs more than ``size`` entries ahead, and
         :class:`InvalidHeadIndexError` (entry consumed) for a head outside the
-        table. The chain itself is checked when first used.
+        table. A well-formed direct chain is parsed here; any other is parsed,
+        and a malformed one raises its ``InvalidChainError``, when first used.
         """
+        if memory is not self._attached:
+            self._attach(memory)
+        views = self._views
+        assert views is not None
+        avail = self._avail_view
         next_avail = self._next_avail
-        avail_ring = self._avail_ring
-        try:
-            if next_avail == self._avail_idx:
-                # Caught up with the last read of avail->idx: read it again
-                # (once per batch of chains, not once per chain).
-                if not self._ready:
-                    raise QueueNotReadyError()
-                avail_idx = memory.read_u16(avail_ring + 2)
-                if avail_idx == next_avail:
-                    return None
-                if (avail_idx - next_avail) & 0xFFFF > self._size:
-                    raise InvalidAvailIndexError(avail_idx, next_avail, self._size)
-                self._avail_idx = avail_idx
-                if not STRONGLY_ORDERED:
-                    full_barrier()  # read barrier: avail->idx before the entries it covers
-            head = memory.read_u16(avail_ring + RING_HEADER + 2 * (next_avail & self._mask))
-        except GuestMemoryError as error:
-            raise QueueMemoryError(_AVAIL, error.addr, error.length) from error
+        if next_avail == self._avail_idx:
+            # Caught up with the last read of avail->idx: read it again
+            # (once per batch of chains, not once per chain).
+            if avail is not None:
+                avail_idx = avail[1]
+            else:
+                avail_idx = self._memory_load(memory, _AVAIL, self._avail_ring + 2)
+            if avail_idx == next_avail:
+                return None
+            if (avail_idx - next_avail) & 0xFFFF > self._size:
+                raise InvalidAvailIndexError(avail_idx, next_avail, self._size)
+            self._avail_idx = avail_idx
+            if not STRONGLY_ORDERED:
+                full_barrier()  # read barrier: avail->idx before the entries it covers
+        if avail is not None:
+            head = avail[2 + (next_avail & self._mask)]
+        else:
+            entry = RING_HEADER + 2 * (next_avail & self._mask)
+            head = self._memory_load(memory, _AVAIL, self._avail_ring + entry)
         self._next_avail = (next_avail + 1) & 0xFFFF
-        size = self._size
-        if head >= size:
-            raise InvalidHeadIndexError(head, size)
-        return DescriptorChain(memory, self._desc_table, size, head)
+        if head >= self._size:
+            raise InvalidHeadIndexError(head, self._size)
+        chain: DescriptorChain = PoppedChain()
+        chain._source = views
+        chain._head = head
+        chain._descriptors = chain._error = None
+        chain._parse_fast()  # a malformed or indirect chain is parsed at first use
+        return chain
 
     def iter(self, memory: GuestMemory) -> Iterator[DescriptorChain]:
         """Pop chains until the driver has published no more."""
@@ -289,21 +361,32 @@ class Queue:
     def add_used(self, memory: GuestMemory, head_index: int, length: int) -> None:
         """Return chain ``head_index`` to the driver with ``length`` bytes written
         into its writable buffers, and publish it (``used->idx``)."""
+        if memory is not self._attached:
+            self._attach(memory)
         if not 0 <= head_index < self._size:
             raise InvalidUsedElementError(head_index, length, f"queue size is {self._size}")
         if not 0 <= length <= 0xFFFF_FFFF:
             raise InvalidUsedElementError(head_index, length, "length is not a u32")
-        used_ring = self._used_ring
+        elements = self._used_elements
         next_used = self._next_used
-        element = used_ring + RING_HEADER + 8 * (next_used & self._mask)
+        slot = next_used & self._mask
         next_used = (next_used + 1) & 0xFFFF
-        try:
-            memory.write_u64(element, head_index | length << 32)  # id, len
+        if elements is not None:
+            elements[2 * slot] = head_index
+            elements[2 * slot + 1] = length
             if not STRONGLY_ORDERED:
                 full_barrier()  # write barrier: the element before the index
-            memory.write_u16(used_ring + 2, next_used)
-        except GuestMemoryError as error:
-            raise QueueMemoryError(_USED, error.addr, error.length) from error
+            self._used_view[1] = next_used  # type: ignore[index]  # set with the elements
+        else:
+            used_ring = self._used_ring
+            element = used_ring + RING_HEADER + 8 * slot
+            try:
+                memory.write_u64(element, head_index | length << 32)
+                if not STRONGLY_ORDERED:
+                    full_barrier()
+                memory.write_u16(used_ring + 2, next_used)
+            except GuestMemoryError as error:
+                raise QueueMemoryError(_USED, error.addr, error.length) from error
         self._next_used = next_used
         self._num_added += 1
 
@@ -316,33 +399,38 @@ class Queue:
         is written: ``avail_event`` stays where :meth:`enable_notification` put
         it, and once the driver passes it, it stops notifying.
         """
+        if memory is not self._attached:
+            self._attach(memory)
         if not self._event_idx:
-            self._store_u16(memory, _USED, self._used_ring, USED_F_NO_NOTIFY)
+            self._used_store(memory, 0, USED_F_NO_NOTIFY)  # flags
 
     def enable_notification(self, memory: GuestMemory) -> bool:
         """Ask the driver to notify the device for new buffers. True when
         buffers arrived meanwhile: process them, or a notification may be lost."""
+        if memory is not self._attached:
+            self._attach(memory)
         if self._event_idx:
-            avail_event = self._used_ring + RING_HEADER + 8 * self._size
-            self._store_u16(memory, _USED, avail_event, self._next_avail)
+            self._used_store(memory, 2 + 4 * self._size, self._next_avail)  # avail_event
         else:
-            self._store_u16(memory, _USED, self._used_ring, 0)
+            self._used_store(memory, 0, 0)  # flags
         full_barrier()  # the store above before the load of avail->idx
-        return self._load_u16(memory, _AVAIL, self._avail_ring + 2) != self._next_avail
+        return self._avail_load(memory, 1) != self._next_avail
 
     def needs_notification(self, memory: GuestMemory) -> bool:
         """Whether the driver wants an interrupt for the used entries added since
         the last call: EVENT_IDX's ``used_event`` test (2.7.10), else the
         absence of ``VIRTQ_AVAIL_F_NO_INTERRUPT``."""
+        if memory is not self._attached:
+            self._attach(memory)
         full_barrier()  # used->idx stored before used_event/flags are loaded
         added = self._num_added
         self._num_added = 0
         if not self._event_idx:
-            flags = self._load_u16(memory, _AVAIL, self._avail_ring)
+            flags = self._avail_load(memory, 0)  # flags
             return not flags & AVAIL_F_NO_INTERRUPT
         if added >= 0x10000:  # every used_event value was passed
             return True
-        used_event = self._load_u16(memory, _AVAIL, self._avail_ring + RING_HEADER + 2 * self._size)
+        used_event = self._avail_load(memory, 2 + self._size)
         new = self._next_used
         # vring_need_event(used_event, new, old): did used->idx move past
         # used_event in this batch, 16-bit wrap-around included?
@@ -388,15 +476,31 @@ class Queue:
 
     # Ring access ----------------------------------------------------------------------
 
+    def _avail_load(self, memory: GuestMemory, index: int) -> int:
+        """The ``index``-th u16 of the available ring (the queue is attached)."""
+        view = self._avail_view
+        if view is not None:
+            value: int = view[index]
+            return value
+        return self._memory_load(memory, _AVAIL, self._avail_ring + 2 * index)
+
+    def _used_store(self, memory: GuestMemory, index: int, value: int) -> None:
+        """Store ``value`` as the ``index``-th u16 of the used ring (the queue is attached)."""
+        view = self._used_view
+        if view is not None:
+            view[index] = value
+        else:
+            self._memory_store(memory, _USED, self._used_ring + 2 * index, value)
+
     @staticmethod
-    def _load_u16(memory: GuestMemory, area: str, addr: int) -> int:
+    def _memory_load(memory: GuestMemory, area: str, addr: int) -> int:
         try:
             return memory.read_u16(addr)
         except GuestMemoryError as error:
             raise QueueMemoryError(area, addr, 2) from error
 
     @staticmethod
-    def _store_u16(memory: GuestMemory, area: str, addr: int, value: int) -> None:
+    def _memory_store(memory: GuestMemory, area: str, addr: int, value: int) -> None:
         try:
             memory.write_u16(addr, value)
         except GuestMemoryError as error:
