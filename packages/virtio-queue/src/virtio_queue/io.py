@@ -280,14 +280,20 @@ class Reader(_Cursor):
 
     def _copy_to(self, target: memoryview, count: int) -> None:
         """Copy the next ``count`` (> 0, <= remaining) bytes into ``target``."""
-        view = self._views[self._index]
+        index = self._index
+        view = self._views[index]
         offset = self._offset
         end = offset + count
-        if end < len(view):  # inside the current buffer, which goes on
-            target[:count] = view[offset:end]
-            self._offset = end
+        size = len(view)
+        if end <= size:  # inside the current buffer
+            target[:count] = view if end == size and not offset else view[offset:end]
             self._remaining -= count
             self._moved += count
+            if end == size:  # on to the next buffer (the offset never rests at an end)
+                self._index = index + 1
+                self._offset = 0
+            else:
+                self._offset = end
             return
         done = 0
         for piece in self._gather(count, len(self._views)):
@@ -366,8 +372,27 @@ class Writer(_Cursor):
 
     def write(self, data: Buffer) -> int:
         """Copy as much of ``data`` as fits; the count."""
-        source = memoryview(data).cast("B")
+        source = memoryview(data)
+        if source.format != "B" or source.ndim != 1:
+            source = source.cast("B")
         count = min(source.nbytes, self._remaining)
+        if not count:
+            return 0
+        index = self._index
+        view = self._views[index]
+        offset = self._offset
+        end = offset + count
+        size = len(view)
+        if end <= size:  # inside the current buffer
+            view[offset:end] = source if count == len(source) else source[:count]
+            self._remaining -= count
+            self._moved += count
+            if end == size:  # on to the next buffer (the offset never rests at an end)
+                self._index = index + 1
+                self._offset = 0
+            else:
+                self._offset = end
+            return count
         done = 0
         for piece in self._gather(count, len(self._views)):
             end = done + len(piece)
