@@ -16,6 +16,8 @@ from vm_memory import GuestMemoryMmap
 # Two contiguous regions, a hole, a third region; buffers near every edge.
 LAYOUT = [(0, 0x1_0000), (0x1_0000, 0x1_0000), (0x4_0000, 0x1_0000)]
 EDGES = [0x1_0000, 0x2_0000, 0x4_0000, 0x5_0000]
+INDIRECT_TABLE = 0x1C00  # 8 entries the drawn descriptors may point to
+INDIRECT_ENTRIES = 8
 
 ADDRESSES = st.one_of(
     st.integers(0x2000, 0x1_F000),
@@ -23,11 +25,17 @@ ADDRESSES = st.one_of(
     st.integers(0x4_0000, 0x4_F000),
     st.builds(lambda edge, delta: edge + delta, st.sampled_from(EDGES), st.integers(-0x40, 0x40)),
     st.sampled_from([0, 2**64 - 16]),
+    st.builds(lambda entry: INDIRECT_TABLE + 16 * entry, st.integers(0, INDIRECT_ENTRIES)),
 )
 SMALL = st.integers(0, 0x100)
-LENGTHS = st.one_of(SMALL, SMALL, SMALL, st.sampled_from([0xFFFF_FFFF, 0x8000_0000]))
+LENGTHS = st.one_of(
+    SMALL,
+    SMALL,
+    st.builds(lambda entries: 16 * entries, st.integers(0, INDIRECT_ENTRIES + 1)),
+    st.sampled_from([0xFFFF_FFFF, 0x8000_0000]),
+)
 # NEXT (1) and WRITE (2) mostly, INDIRECT (4) now and then.
-FLAGS = st.one_of(st.sampled_from([1, 1, 3, 3, 0, 2]), st.integers(0, 7))
+FLAGS = st.one_of(st.sampled_from([1, 1, 3, 3, 0, 2, 4]), st.integers(0, 7))
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +79,21 @@ def test_the_fast_pass_agrees_with_the_general_walk(
             st.builds(Descriptor, ADDRESSES, LENGTHS, FLAGS, nexts), min_size=size, max_size=size
         )
     )
+    inner = st.one_of(st.integers(0, INDIRECT_ENTRIES - 1), st.integers(0, 0xFFFF))
+    indirect = data.draw(
+        st.lists(
+            st.builds(Descriptor, ADDRESSES, LENGTHS, FLAGS, inner),
+            min_size=INDIRECT_ENTRIES,
+            max_size=INDIRECT_ENTRIES,
+        )
+    )
     head = data.draw(st.integers(0, size - 1))
     driver = MockSplitQueue(memory, size, base=0x1000)  # the table and rings below 0x2000
     saved = memory.read(0x1000, driver.end - 0x1000)
     for index, descriptor in enumerate(table):
         driver.write_descriptor(index, descriptor)
+    for index, descriptor in enumerate(indirect):
+        driver.write_descriptor(index, descriptor, table=INDIRECT_TABLE)
     queue = driver.create_queue()
     try:
         driver.publish(head)

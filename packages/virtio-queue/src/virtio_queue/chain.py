@@ -1,10 +1,12 @@
 """A descriptor chain: the buffers of one request, as the driver linked them.
 
 A chain is parsed in one pass, and every rule of the spec is checked before
-anything is handed to the device. A direct chain (no ``INDIRECT``) that
-keeps every rule is parsed by ``Queue.pop_descriptor_chain`` itself, from
-the queue's views of its table and of guest memory; any other chain is
-parsed when first used, and a malformed one raises its error then:
+anything is handed to the device. A well-formed chain of direct
+descriptors, or a lone head descriptor pointing to an indirect table (how
+Linux sends a request of several buffers), is parsed by
+``Queue.pop_descriptor_chain`` itself, from the queue's views of its table
+and of guest memory; any other chain is parsed when first used, and a
+malformed one raises its error then:
 
 - the head and every ``next`` index lie inside their table (2.7.5.2);
 - a chain has at most queue-size descriptors, and a chain inside an indirect
@@ -56,6 +58,7 @@ __all__ = ["DescriptorChain", "PoppedChain"]
 _U32_MAX: Final = 0xFFFF_FFFF
 _NO_VIEWS: Final[tuple[memoryview, ...]] = ()
 _NEXT_OR_INDIRECT: Final = F_NEXT | F_INDIRECT
+_MAX_INDIRECT_BYTES: Final = 16 * MAX_INDIRECT_DESCRIPTORS
 
 # One descriptor, one load. A module global (not bound into the functions) so
 # tests can watch every descriptor load of the fast path.
@@ -200,23 +203,25 @@ class DescriptorChain:
 
     # Parsing ------------------------------------------------------------------
     #
-    # A popped chain without INDIRECT is parsed by pop itself, in a fast pass
-    # over the queue's views that accepts only chains every rule allows (see
-    # the module docstring) and leaves anything else unparsed: an indirect
-    # descriptor, a buffer across regions or outside memory, any broken rule.
-    # Those, chains made by hand and chains of a released queue take the
-    # general walk at first use, which starts over and raises the precise
-    # error. Either way a parsed chain comes from one read of each
-    # descriptor, in one pass.
+    # A popped chain is parsed by pop itself, in a fast pass over the queue's
+    # views that accepts only chains every rule allows (see the module
+    # docstring) and leaves anything else unparsed: a buffer or indirect
+    # table across regions or outside memory, an indirect descriptor after
+    # direct ones, any broken rule. Those, chains made by hand and chains of
+    # a released queue take the general walk at first use, which starts over
+    # and raises the precise error. Either way a parsed chain comes from one
+    # read of each descriptor, in one pass.
 
     def _parse(self) -> None:
         if self._error is not None or not self._parse_fast():
             self._parse_general()
 
     def _parse_fast(self) -> bool:
-        """Parse a chain of direct descriptors from the queue's views (what
-        :meth:`Queue.pop_descriptor_chain` does); False, with nothing set,
-        for a chain that needs the general walk."""
+        """Parse the chain from the queue's views (what
+        :meth:`Queue.pop_descriptor_chain` does): a chain in the queue's table,
+        or one whose head is the only descriptor and points to an indirect
+        table (how Linux sends a request of several buffers). False, with
+        nothing set, for a chain that needs the general walk."""
         source = self._source
         table = source.table
         if table is None:
@@ -224,7 +229,14 @@ class DescriptorChain:
         raw = _load_descriptor(table, self._head << 4)
         addr, length, flags, _ = raw
         if flags & _NEXT_OR_INDIRECT:
-            return not flags & F_INDIRECT and self._parse_direct(source, table, raw)
+            if not flags & F_INDIRECT:
+                return self._parse_table(source, table, source.size, raw)
+            if flags & F_NEXT or not length or length & 15 or length > _MAX_INDIRECT_BYTES:
+                return False
+            indirect = source.buffer(addr, length)
+            if indirect is None:
+                return False
+            return self._parse_table(source, indirect, length >> 4, _load_descriptor(indirect, 0))
         # A single buffer: a whole request in one descriptor.
         views: Sequence[memoryview] = _NO_VIEWS
         if length:
@@ -250,9 +262,11 @@ class DescriptorChain:
         self._descriptors = (raw,)
         return True
 
-    def _parse_direct(self, source: QueueViews, table: memoryview, raw: tuple[Any, ...]) -> bool:
-        """The fast pass over a chain of several descriptors in the queue's table."""
-        size = source.size
+    def _parse_table(
+        self, source: QueueViews, table: memoryview, size: int, raw: tuple[Any, ...]
+    ) -> bool:
+        """The fast pass over a chain of several descriptors in ``table`` (the
+        queue's, or an indirect one) of ``size`` entries; ``raw`` is the first."""
         budget = size - 1  # more descriptors than the table holds: a loop
         readable: list[memoryview] = []
         writable: list[memoryview] = []
