@@ -34,21 +34,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from vm_memory import GuestMemoryError
-
 from virtio_queue.defs import F_INDIRECT, F_NEXT, F_WRITE, MAX_INDIRECT_DESCRIPTORS
 from virtio_queue.descriptor import DESCRIPTOR, Descriptor
-from virtio_queue.errors import (
-    ChainLengthOverflowError,
-    ChainLoopError,
-    DescriptorIndexError,
-    DescriptorMemoryError,
-    DescriptorOrderError,
-    IndirectDescriptorError,
-    InvalidChainError,
-)
+from virtio_queue.errors import InvalidChainError
 from virtio_queue.io import ChainReader, ChainWriter, Reader, Writer
 from virtio_queue.views import QueueViews
+from virtio_queue.walk import walk_chain
 
 if TYPE_CHECKING:
     from vm_memory import GuestMemory
@@ -321,76 +312,19 @@ class DescriptorChain:
                 raise InvalidChainError(
                     self._head, "the queue was reset or released before the chain was parsed"
                 )
-            self._walk()
+            source = self._source
+            walked = walk_chain(source.memory, source.desc_table, source.size, self._head)
         except InvalidChainError as error:
             # Neither the kept copy nor the raised error carries the walk's
             # frames: their locals hold views of guest memory that would keep
             # the memory regions from closing for as long as the error lives.
             self._error = _copy_error(error)
             raise error.with_traceback(None) from error.__cause__
-
-    def _walk(self) -> None:
-        """Follow the chain from the head through ``memory``, checking every
-        rule; fills the parsed fields."""
-        source = self._source
-        memory = source.memory
-        read_struct = memory.read_struct
-        get_slice = memory.get_slice
-        table_limit = source.size
-        head = self._head
-        if head >= table_limit:
-            raise DescriptorIndexError(head, head, table_limit, False)
-        table = source.desc_table
-        index = head
-        budget = table_limit  # descriptors left before the chain counts as a loop
-        indirect = False
-        descriptors: list[tuple[Any, ...]] = []
-        readable: list[memoryview] = []
-        writable: list[memoryview] = []
-        readable_len = writable_len = 0
-        writing = False
-        while True:
-            if not budget:
-                raise ChainLoopError(head, table_limit)
-            budget -= 1
-            where = table + 16 * index
-            try:
-                raw = read_struct(where, DESCRIPTOR)
-            except GuestMemoryError as error:
-                raise DescriptorMemoryError(head, where, 16, "descriptor") from error
-            addr, length, flags, next_index = raw
-            if flags & F_INDIRECT:
-                table_limit = _check_indirect(memory, head, len(descriptors), raw, indirect)
-                table, index, budget, indirect = addr, 0, table_limit, True
-                continue
-            if flags & F_WRITE:
-                writing = True
-                target = writable
-                writable_len += length
-            elif not writing:
-                target = readable
-                readable_len += length
-            else:
-                raise DescriptorOrderError(head, len(descriptors))
-            if readable_len + writable_len > _U32_MAX:
-                raise ChainLengthOverflowError(head, readable_len + writable_len)
-            if length:
-                try:
-                    target.append(get_slice(addr, length))
-                except GuestMemoryError:
-                    # Outside guest memory, or across a region boundary.
-                    target += _buffer_views(memory, head, addr, length)
-            descriptors.append(raw)
-            if not flags & F_NEXT:
-                break
-            if next_index >= table_limit:
-                raise DescriptorIndexError(head, next_index, table_limit, indirect)
-            index = next_index
-        self._readable_views = readable
-        self._writable_views = writable
-        self._readable_len = readable_len
-        self._writable_len = writable_len
-        self._descriptors = descriptors
+        self._readable_views = walked.readable
+        self._writable_views = walked.writable
+        self._readable_len = walked.readable_len
+        self._writable_len = walked.writable_len
+        self._descriptors = walked.descriptors
 
 
 class PoppedChain(DescriptorChain):
@@ -419,35 +353,3 @@ def _copy_error(error: InvalidChainError) -> InvalidChainError:
         link = link.__cause__ or link.__context__
     copy.__cause__ = error.__cause__
     return copy
-
-
-def _buffer_views(memory: GuestMemory, head: int, addr: int, length: int) -> list[memoryview]:
-    """Views of a buffer that does not fit in one memory region."""
-    try:
-        return memory.get_slices(addr, length)
-    except GuestMemoryError as error:
-        raise DescriptorMemoryError(head, addr, length) from error
-
-
-def _check_indirect(
-    memory: GuestMemory, head: int, position: int, raw: tuple[Any, ...], nested: bool
-) -> int:
-    """The number of entries of the indirect table ``raw`` points to, once the
-    descriptor passed the rules of 2.7.5.3.1."""
-    addr: int = raw[0]
-    length: int = raw[1]
-    flags: int = raw[2]
-    if nested:
-        raise IndirectDescriptorError(head, position, length, "is inside an indirect table")
-    if flags & F_NEXT:
-        raise IndirectDescriptorError(head, position, length, "also has NEXT set")
-    if length == 0 or length % 16:
-        raise IndirectDescriptorError(head, position, length, "is not a non-zero multiple of 16")
-    count = length // 16
-    if count > MAX_INDIRECT_DESCRIPTORS:
-        raise IndirectDescriptorError(
-            head, position, length, f"has more than {MAX_INDIRECT_DESCRIPTORS} entries"
-        )
-    if not memory.check_range(addr, length):
-        raise DescriptorMemoryError(head, addr, length, "indirect table")
-    return count

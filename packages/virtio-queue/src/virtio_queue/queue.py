@@ -1,8 +1,9 @@
-r"""The device side of one split virtqueue (VIRTIO 1.2, 2.7).
+"""The device side of one split virtqueue (VIRTIO 1.2, 2.7).
 
 A :class:`Queue` holds what the transport configured (size, ring addresses,
-ready) and where the device is (``next_avail``, ``next_used``). It does not
-own guest memory: every method that touches the rings takes the current
+ready) and where the device is (``next_avail``, ``next_used``), see
+:mod:`virtio_queue.config`, and works the rings. It does not own guest
+memory: every method that touches the rings takes the current
 :class:`vm_memory.GuestMemory`, so a device worker can pass
 ``GuestMemoryAtomic.memory()`` per request and follow memory hotplug.
 
@@ -29,8 +30,8 @@ and makes zero-copy views of its three areas and of the memory regions
 (:class:`~virtio_queue.views.QueueViews`); every later ring access is one
 indexing operation on a view. The views pin the regions until the queue is
 reset, reconfigured, set not ready or released (:meth:`Queue.release`), or
-runs against another memory map. Touching the rings of a queue that is not ready
-raises :class:`QueueNotReadyError`.
+runs against another memory map. Touching the rings of a queue that is not
+ready raises :class:`QueueNotReadyError`.
 """
 
 from __future__ import annotations
@@ -42,28 +43,14 @@ from vm_memory import GuestMemoryError
 
 from virtio_queue.barrier import STRONGLY_ORDERED, full_barrier
 from virtio_queue.chain import DescriptorChain, PoppedChain
-from virtio_queue.defs import (
-    AVAIL_ALIGN,
-    AVAIL_F_NO_INTERRUPT,
-    DESC_TABLE_ALIGN,
-    MAX_QUEUE_SIZE,
-    RING_HEADER,
-    USED_ALIGN,
-    USED_F_NO_NOTIFY,
-    avail_ring_size,
-    desc_table_size,
-    used_ring_size,
-)
+from virtio_queue.config import QueueConfig
+from virtio_queue.defs import AVAIL_F_NO_INTERRUPT, RING_HEADER, USED_F_NO_NOTIFY
 from virtio_queue.errors import (
     InvalidAvailIndexError,
     InvalidHeadIndexError,
-    InvalidQueueConfigError,
     InvalidUsedElementError,
     QueueMemoryError,
-    QueueNotReadyError,
-    VirtioQueueError,
 )
-from virtio_queue.state import QueueState, check_address, check_size, check_u16, merge_halves
 from virtio_queue.views import QueueViews
 
 if TYPE_CHECKING:
@@ -75,29 +62,11 @@ _AVAIL = "available ring"
 _USED = "used ring"
 
 
-class Queue:
-    """One split virtqueue, device side. ``max_size`` is what the device offers;
-    the driver may lower ``size`` to any smaller power of two."""
+class Queue(QueueConfig):
+    """One split virtqueue, device side: the configuration and position of
+    :class:`~virtio_queue.config.QueueConfig`, and the ring operations."""
 
-    __slots__ = (
-        "_attached",
-        "_avail_idx",
-        "_avail_ring",
-        "_avail_view",
-        "_desc_table",
-        "_event_idx",
-        "_mask",
-        "_max_size",
-        "_next_avail",
-        "_next_used",
-        "_num_added",
-        "_ready",
-        "_size",
-        "_used_elements",
-        "_used_ring",
-        "_used_view",
-        "_views",
-    )
+    __slots__ = ("_attached", "_avail_view", "_used_elements", "_used_view", "_views")
 
     # The memory map the views were made for (None: none made), the views,
     # and the ring views the queue touches itself (None: the area spans two
@@ -109,135 +78,10 @@ class Queue:
     _used_elements: memoryview | None  # u32 pairs
 
     def __init__(self, max_size: int) -> None:
-        check_size("max size", max_size, MAX_QUEUE_SIZE)
-        self._max_size = max_size
         self._views = None
-        self.reset()
+        super().__init__(max_size)
 
-    def reset(self) -> None:
-        """Back to the state after device reset: not ready, size ``max_size``,
-        addresses and indices 0, EVENT_IDX off, views of guest memory released."""
-        self.release()
-        self._size = self._max_size
-        self._mask = self._max_size - 1
-        self._ready = False
-        self._desc_table = 0
-        self._avail_ring = 0
-        self._used_ring = 0
-        self._next_avail = 0
-        self._next_used = 0
-        self._event_idx = False
-        self._avail_idx = 0  # the driver's avail->idx as last read
-        self._num_added = 0  # used entries added since needs_notification
-
-    # Configuration (written by the transport on the driver's behalf) --------------
-
-    @property
-    def max_size(self) -> int:
-        return self._max_size
-
-    @property
-    def size(self) -> int:
-        """Entries in each ring: a power of two no larger than ``max_size``."""
-        return self._size
-
-    @size.setter
-    def size(self, size: int) -> None:
-        check_size("size", size, self._max_size)
-        self.release()
-        self._size = size
-        self._mask = size - 1
-        self._avail_idx = self._next_avail
-
-    @property
-    def ready(self) -> bool:
-        return self._ready
-
-    @ready.setter
-    def ready(self, ready: bool) -> None:
-        self.release()
-        self._ready = bool(ready)
-        self._avail_idx = self._next_avail
-
-    @property
-    def desc_table(self) -> int:
-        """Guest address of the descriptor table."""
-        return self._desc_table
-
-    @desc_table.setter
-    def desc_table(self, addr: int) -> None:
-        self._desc_table = check_address("descriptor table address", addr)
-        self.release()
-
-    @property
-    def avail_ring(self) -> int:
-        """Guest address of the available (driver) ring."""
-        return self._avail_ring
-
-    @avail_ring.setter
-    def avail_ring(self, addr: int) -> None:
-        self._avail_ring = check_address("available ring address", addr)
-        self.release()
-        self._avail_idx = self._next_avail
-
-    @property
-    def used_ring(self) -> int:
-        """Guest address of the used (device) ring."""
-        return self._used_ring
-
-    @used_ring.setter
-    def used_ring(self, addr: int) -> None:
-        self._used_ring = check_address("used ring address", addr)
-        self.release()
-
-    def set_desc_table_address(self, low: int | None = None, high: int | None = None) -> None:
-        """Replace the low and/or high 32 bits (virtio-pci writes them apart)."""
-        self.desc_table = merge_halves(self._desc_table, low, high)
-
-    def set_avail_ring_address(self, low: int | None = None, high: int | None = None) -> None:
-        """Replace the low and/or high 32 bits of the available ring address."""
-        self.avail_ring = merge_halves(self._avail_ring, low, high)
-
-    def set_used_ring_address(self, low: int | None = None, high: int | None = None) -> None:
-        """Replace the low and/or high 32 bits of the used ring address."""
-        self.used_ring = merge_halves(self._used_ring, low, high)
-
-    @property
-    def event_idx_enabled(self) -> bool:
-        """Whether VIRTIO_F_EVENT_IDX was negotiated (set by the device at
-        FEATURES_OK): notifications then follow ``used_event``/``avail_event``."""
-        return self._event_idx
-
-    @event_idx_enabled.setter
-    def event_idx_enabled(self, enabled: bool) -> None:
-        self._event_idx = bool(enabled)
-
-    def check(self, memory: GuestMemory) -> None:
-        """Raise unless the queue can run: ready, areas aligned as 2.7 requires
-        and entirely inside guest memory."""
-        if not self._ready:
-            raise QueueNotReadyError()
-        size = self._size
-        areas = (
-            ("descriptor table", self._desc_table, DESC_TABLE_ALIGN, desc_table_size(size)),
-            (_AVAIL, self._avail_ring, AVAIL_ALIGN, avail_ring_size(size)),
-            (_USED, self._used_ring, USED_ALIGN, used_ring_size(size)),
-        )
-        for area, addr, align, length in areas:
-            if addr % align:
-                raise InvalidQueueConfigError(
-                    f"{area} address", addr, f"is not aligned to {align} bytes"
-                )
-            if not memory.check_range(addr, length):
-                raise QueueMemoryError(area, addr, length)
-
-    def is_valid(self, memory: GuestMemory) -> bool:
-        """Whether :meth:`check` passes."""
-        try:
-            self.check(memory)
-        except VirtioQueueError:
-            return False
-        return True
+    # Views of the rings --------------------------------------------------------------
 
     def release(self) -> None:
         """Release the queue's views of guest memory, so the regions can be
@@ -250,6 +94,8 @@ class Queue:
         self._avail_view = self._used_view = self._used_elements = None
         if views is not None:
             views.release()
+
+    _reconfigured = release
 
     def _attach(self, memory: GuestMemory) -> None:
         """Check the queue against ``memory`` and make the views of its rings.
@@ -264,28 +110,6 @@ class Queue:
         self._used_view = views.used
         self._used_elements = views.used_elements
         self._attached = memory
-
-    # Position ---------------------------------------------------------------------
-
-    @property
-    def next_avail(self) -> int:
-        """Index (mod 2**16) of the next available ring entry to pop."""
-        return self._next_avail
-
-    @next_avail.setter
-    def next_avail(self, value: int) -> None:
-        self._next_avail = check_u16("next_avail", value)
-        self._avail_idx = self._next_avail
-
-    @property
-    def next_used(self) -> int:
-        """Index (mod 2**16) of the next used ring entry to fill."""
-        return self._next_used
-
-    @next_used.setter
-    def next_used(self, value: int) -> None:
-        self._next_used = check_u16("next_used", value)
-        self._num_added = 0
 
     def avail_idx(self, memory: GuestMemory) -> int:
         """The driver's ``avail->idx`` now."""
@@ -435,44 +259,6 @@ class Queue:
         # vring_need_event(used_event, new, old): did used->idx move past
         # used_event in this batch, 16-bit wrap-around included?
         return (new - used_event - 1) & 0xFFFF < added
-
-    # Snapshot -------------------------------------------------------------------------
-
-    def state(self) -> QueueState:
-        """The device-side state, for snapshot and migration."""
-        return QueueState(
-            max_size=self._max_size,
-            size=self._size,
-            ready=self._ready,
-            desc_table=self._desc_table,
-            avail_ring=self._avail_ring,
-            used_ring=self._used_ring,
-            next_avail=self._next_avail,
-            next_used=self._next_used,
-            event_idx_enabled=self._event_idx,
-        )
-
-    @classmethod
-    def from_state(cls, state: QueueState) -> Queue:
-        """A queue in ``state``; :class:`InvalidQueueConfigError` for any field out of range."""
-        queue = cls(state.max_size)
-        queue.size = state.size
-        queue.desc_table = state.desc_table
-        queue.avail_ring = state.avail_ring
-        queue.used_ring = state.used_ring
-        queue.next_avail = state.next_avail
-        queue.next_used = state.next_used
-        queue.event_idx_enabled = state.event_idx_enabled
-        queue.ready = state.ready
-        return queue
-
-    def __repr__(self) -> str:
-        return (
-            f"Queue(size={self._size}/{self._max_size}, ready={self._ready}, "
-            f"desc={self._desc_table:#x}, avail={self._avail_ring:#x}, "
-            f"used={self._used_ring:#x}, next_avail={self._next_avail}, "
-            f"next_used={self._next_used})"
-        )
 
     # Ring access ----------------------------------------------------------------------
 
