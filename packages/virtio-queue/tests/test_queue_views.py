@@ -161,6 +161,22 @@ def test_the_queue_follows_a_new_memory_map(
         grown.regions[-1].close()
 
 
+def test_a_removed_region_can_be_unmapped_once_the_chains_from_before_are_gone() -> None:
+    memory = GuestMemoryMmap.from_ranges([(0, 1 << 16), (1 << 20, 1 << 16)])
+    driver = MockSplitQueue(memory, 16)  # rings at 0
+    queue = driver.create_queue()
+    driver.add_chain([], [(1 << 20, 8)])  # a buffer in the region to remove
+    chain = pop(memory, queue)
+    smaller, removed = memory.remove_region(1 << 20, 1 << 16)
+    queue.add_used(smaller, chain.head_index, 0)  # the device moves to the new map
+    with pytest.raises(RegionInUseError):
+        removed.close()  # the chain still holds a view of it
+    del chain
+    removed.close()
+    queue.release()
+    smaller.close()
+
+
 @pytest.mark.parametrize(
     "action",
     [
