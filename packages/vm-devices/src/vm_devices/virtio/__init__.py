@@ -1,0 +1,33 @@
+"""Virtio: the device interface, its worker thread, and (in submodules) transports and devices."""
+
+from vm_devices.virtio.defs import (
+    COMMON_FEATURES,
+    VIRTIO_F_ACCESS_PLATFORM,
+    VIRTIO_F_IN_ORDER,
+    VIRTIO_F_RING_EVENT_IDX,
+    VIRTIO_F_RING_INDIRECT_DESC,
+    VIRTIO_F_RING_PACKED,
+    VIRTIO_F_VERSION_1,
+    DeviceStatus,
+    DeviceType,
+)
+from vm_devices.virtio.device import ActiveQueue, VirtioDevice, VirtioDeviceBase, VirtioInterrupt
+from vm_devices.virtio.worker import EpollWorker, drain_eventfd
+
+__all__ = [
+    "COMMON_FEATURES",
+    "VIRTIO_F_ACCESS_PLATFORM",
+    "VIRTIO_F_IN_ORDER",
+    "VIRTIO_F_RING_EVENT_IDX",
+    "VIRTIO_F_RING_INDIRECT_DESC",
+    "VIRTIO_F_RING_PACKED",
+    "VIRTIO_F_VERSION_1",
+    "ActiveQueue",
+    "DeviceStatus",
+    "DeviceType",
+    "EpollWorker",
+    "VirtioDevice",
+    "VirtioDeviceBase",
+    "VirtioInterrupt",
+    "drain_eventfd",
+]
