@@ -101,3 +101,24 @@ def test_irqchip_and_pit_state_round_trip(guest: TinyGuest) -> None:
 
 def test_tsc_frequency_is_known(guest: TinyGuest) -> None:
     assert guest.vcpu.get_tsc_khz() > 100_000
+
+
+def test_binary_statistics_count_the_exits_a_guest_makes() -> None:
+    with Kvm() as kvm:
+        guest = TinyGuest(kvm, bytes.fromhex("eeeef4"), CpuMode.REAL)  # out; out; hlt
+        stats = guest.vcpu.get_stats_fd()
+        before = stats.read()
+        for _ in range(3):
+            guest.vcpu.run()
+        after = stats.read()
+        vm_stats = guest.vm.get_stats_fd()
+        assert "remote_tlb_flush" in vm_stats.names
+        vm_stats.close()
+        stats.close()
+        guest.close()
+    exits_after, exits_before = after["exits"], before["exits"]
+    assert isinstance(exits_after, int)
+    assert isinstance(exits_before, int)
+    assert exits_after - exits_before >= 3  # two port writes and the HLT, at least
+    assert after["halt_exits"] == 1
+    assert isinstance(after["halt_wait_hist"], tuple)

@@ -22,6 +22,7 @@ from kvm_bindings.constants import (
     MpState,
     MsiFlags,
     PitFlags,
+    StatsType,
     SystemEventType,
     VcpuEventsValid,
     X86DisableExits,
@@ -45,4 +46,5 @@ C_MACRO_PREFIXES: dict[type[enum.Enum], str] = {
     VcpuEventsValid: "KVM_VCPUEVENT_VALID_",
     X86DisableExits: "KVM_X86_DISABLE_EXITS_",
     Cap: "KVM_CAP_",
+    StatsType: "KVM_STATS_TYPE_",
 }

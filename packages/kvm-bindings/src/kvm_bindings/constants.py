@@ -181,3 +181,18 @@ class X86DisableExits(enum.IntFlag):
     HLT = 1 << 1
     PAUSE = 1 << 2
     CSTATE = 1 << 3
+
+
+class StatsType(enum.IntEnum):
+    """`kvm_stats_desc.flags & KVM_STATS_TYPE_MASK`."""
+
+    CUMULATIVE = 0x0
+    INSTANT = 0x1
+    PEAK = 0x2
+    LINEAR_HIST = 0x3
+    LOG_HIST = 0x4
+
+
+KVM_STATS_TYPE_MASK = 0xF
+KVM_STATS_UNIT_MASK = 0xF0
+KVM_STATS_BASE_MASK = 0xF00

@@ -103,6 +103,9 @@ KVM_GET_XCRS = ior(KVMIO, 0xA6, kvm_xcrs)
 KVM_SET_XCRS = iow(KVMIO, 0xA7, kvm_xcrs)
 KVM_KVMCLOCK_CTRL = io(KVMIO, 0xAD)
 
+# VM and vCPU: binary statistics.
+KVM_GET_STATS_FD = io(KVMIO, 0xCE)
+
 REQUESTS: dict[str, int] = {
     name: value for name, value in dict(globals()).items() if name.startswith("KVM_")
 }

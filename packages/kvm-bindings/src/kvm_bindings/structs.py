@@ -146,3 +146,25 @@ class kvm_signal_mask(ctypes.Structure):
 
 class kvm_mp_state(ctypes.Structure):
     _fields_ = [("mp_state", c_uint32)]
+
+
+class kvm_stats_header(ctypes.Structure):
+    _fields_ = [
+        ("flags", c_uint32),
+        ("name_size", c_uint32),
+        ("num_desc", c_uint32),
+        ("id_offset", c_uint32),
+        ("desc_offset", c_uint32),
+        ("data_offset", c_uint32),
+    ]
+
+
+class kvm_stats_desc(ctypes.Structure):
+    _fields_ = [
+        ("flags", c_uint32),
+        ("exponent", ctypes.c_int16),
+        ("size", ctypes.c_uint16),
+        ("offset", c_uint32),
+        ("bucket_size", c_uint32),
+        ("name", c_uint8 * 0),
+    ]

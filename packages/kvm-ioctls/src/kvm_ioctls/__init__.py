@@ -29,6 +29,7 @@ from kvm_ioctls.exits import (
 from kvm_ioctls.ioevent import IoEventAddress, MmioAddress, PioAddress
 from kvm_ioctls.kick import KICK_SIGNAL, install_kick_handler
 from kvm_ioctls.routing import IrqchipRoute, IrqRoute, MsiRoute
+from kvm_ioctls.stats import KvmStats
 from kvm_ioctls.system import Kvm
 from kvm_ioctls.vcpu import VcpuFd
 from kvm_ioctls.vm import VmFd
@@ -54,6 +55,7 @@ __all__ = [
     "IrqchipRoute",
     "Kvm",
     "KvmError",
+    "KvmStats",
     "MmioAddress",
     "MmioRead",
     "MmioWrite",

@@ -6,9 +6,12 @@ import ctypes
 import errno
 import fcntl
 import os
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from kvm_ioctls.errors import KvmError
+
+if TYPE_CHECKING:
+    from kvm_ioctls.stats import KvmStats
 
 
 class KvmFd:
@@ -38,6 +41,14 @@ class KvmFd:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def get_stats_fd(self) -> KvmStats:
+        """KVM's binary statistics of this VM or vCPU (KVM_GET_STATS_FD)."""
+        from kvm_bindings import KVM_GET_STATS_FD
+
+        from kvm_ioctls.stats import KvmStats
+
+        return KvmStats(self._ioctl("KVM_GET_STATS_FD", KVM_GET_STATS_FD, 0))
 
     def _ioctl(self, name: str, request: int, arg: Any = 0) -> int:
         """Issue one ioctl; ctypes structs are passed by reference and filled in place."""
