@@ -22,6 +22,7 @@ from kvm_ioctls import (
     IoIn,
     IoOut,
     KvmError,
+    KvmStats,
     MmioRead,
     MmioWrite,
     Shutdown,
@@ -50,6 +51,7 @@ class VcpuThread:
         self._mmio = mmio
         self._stop = stop
         self._report_state = False
+        self._stats: KvmStats | None = None
         self.thread = threading.Thread(target=self._run, name=f"vcpu{vcpu.id}", daemon=True)
 
     def start(self) -> None:
@@ -74,6 +76,9 @@ class VcpuThread:
         except Exception as error:  # a device bug must stop the VM, not hang it
             log.exception("vCPU %d: unexpected error", self.vcpu.id)
             self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error!r}")
+        finally:
+            if self._stats is not None:
+                self._stats.close()
 
     def _loop(self) -> None:
         # Wall-clock time, so a benchmark can compare it with when it started the VMM.
@@ -141,10 +146,18 @@ class VcpuThread:
         return True
 
     def _log_state(self) -> None:
+        if self._stats is None:
+            self._stats = self.vcpu.get_stats_fd()
+        stats = self._stats.read()
+        counts = " ".join(
+            f"{name} {stats[name]}"
+            for name in ("exits", "irq_injections", "insn_emulation", "pf_guest", "halt_exits")
+            if name in stats
+        )
         regs, sregs = self.vcpu.get_regs(), self.vcpu.get_sregs()
         log.warning(
             "vCPU %d: rip %#x rsp %#x rflags %#x cs %#x cr0 %#x cr3 %#x cr4 %#x efer %#x "
-            "rax %#x rbx %#x rcx %#x rdx %#x mp_state %d",
+            "rax %#x rbx %#x rcx %#x rdx %#x mp_state %d; %s",
             self.vcpu.id,
             regs.rip,
             regs.rsp,
@@ -159,6 +172,7 @@ class VcpuThread:
             regs.rcx,
             regs.rdx,
             self.vcpu.get_mp_state(),
+            counts,
         )
 
 
