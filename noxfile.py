@@ -23,7 +23,9 @@ PACKAGE_ORDER = [
     "vmm",
     "cli",
 ]
-PACKAGES = [name for name in PACKAGE_ORDER if (ROOT / "packages" / name / "pyproject.toml").exists()]
+PACKAGES = [
+    name for name in PACKAGE_ORDER if (ROOT / "packages" / name / "pyproject.toml").exists()
+]
 PYTHON = "3.11"
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -56,10 +58,11 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over each package's sources and tests, one package at a time."""
     _install_workspace(session)
-    session.install("mypy")
+    session.install("mypy", "nox")
     for name in PACKAGES:
         folder = ROOT / "packages" / name
-        targets = [str(p) for p in (folder / "src", folder / "tests", folder / "benches") if p.exists()]
+        parts = (folder / "src", folder / "tests", folder / "benches")
+        targets = [str(p) for p in parts if p.exists()]
         session.run("mypy", *targets)
     if (ROOT / "tests").exists():
         session.run("mypy", "tests", "noxfile.py")
