@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from virtio_queue import MockSplitQueue, Queue
 from vm_memory import GuestMemoryMmap, RegionInUseError
+
+# The tests share helper modules (hostile.py) that sit beside them.
+sys.path.insert(0, str(Path(__file__).parent))
 
 MEMORY_SIZE = 1 << 20
 QUEUE_SIZE = 16

@@ -4,12 +4,7 @@ the driver allowed it, and does bounded work per chain."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-from virtio_queue import MAX_INDIRECT_DESCRIPTORS, Descriptor, VirtioQueueError
-from vm_memory import GuestMemoryMmap
-
-from .hostile import (
+from hostile import (
     INDIRECT_BASE,
     INDIRECT_ENTRIES,
     LAYOUT,
@@ -18,6 +13,10 @@ from .hostile import (
     serve,
     snapshot,
 )
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from virtio_queue import MAX_INDIRECT_DESCRIPTORS, Descriptor, VirtioQueueError
+from vm_memory import GuestMemoryMmap
 
 U16 = st.integers(0, 0xFFFF)
 IN_MEMORY = st.integers(0x2000, 0x1_F000)  # buffers that can be valid
