@@ -1,0 +1,31 @@
+"""The virtio devices: block, net (over a tap), entropy (rng) and console.
+
+Each implements :class:`~vm_devices.virtio.device.VirtioDevice` and serves
+its queues in worker threads of its own, straight between guest memory and
+host files, taps and terminals.
+"""
+
+from vm_devices.virtio.devices.block import Block
+from vm_devices.virtio.devices.block_request import RequestType, Status
+from vm_devices.virtio.devices.disk import DiskImage
+from vm_devices.virtio.devices.errors import (
+    ActivationError,
+    DiskLockedError,
+    DiskOpenError,
+    NetlinkError,
+    TapError,
+    VirtioDeviceError,
+)
+
+__all__ = [
+    "ActivationError",
+    "Block",
+    "DiskImage",
+    "DiskLockedError",
+    "DiskOpenError",
+    "NetlinkError",
+    "RequestType",
+    "Status",
+    "TapError",
+    "VirtioDeviceError",
+]

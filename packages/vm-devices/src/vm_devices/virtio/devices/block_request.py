@@ -1,0 +1,249 @@
+"""One virtio-blk request: parse the chain, do the I/O, write the status byte.
+
+A request is a 16-byte header (type, reserved, sector) the device reads,
+then data (read by the device for OUT, DISCARD and WRITE_ZEROES, written by
+it for IN and GET_ID), then one status byte: the last device-writable byte
+of the chain (VIRTIO 1.2, 5.2.6).
+
+The guest is hostile, so the shape of every chain is checked against its
+type before any I/O: a header too short, data in the wrong direction, a
+length that is not whole sectors, a range past the end of the disk, a
+write to a read-only disk, all end that request with ``IOERR`` (an
+unknown type with ``UNSUPP``) and the device goes on. A chain with no
+writable byte at all has no place for a status: it is returned with length
+0 and logged.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import struct
+from collections.abc import Sequence
+from typing import Final
+
+from virtio_queue import DescriptorChain, InvalidChainError
+
+from vm_devices.virtio.devices.disk import SECTOR_SIZE, DiskImage
+from vm_devices.virtio.devices.serve import GuestErrorLog
+
+__all__ = ["ID_BYTES", "BlockCounters", "BlockRequestHandler", "RequestType", "Status"]
+
+log = logging.getLogger(__name__)
+
+HEADER: Final = struct.Struct("<IIQ")
+SEGMENT: Final = struct.Struct("<QII")  # sector, num_sectors, flags: discard/write zeroes
+ID_BYTES: Final = 20
+WRITE_ZEROES_FLAG_UNMAP: Final = 1
+
+
+class RequestType(enum.IntEnum):
+    IN = 0
+    OUT = 1
+    FLUSH = 4
+    GET_ID = 8
+    DISCARD = 11
+    WRITE_ZEROES = 13
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    IOERR = 1
+    UNSUPP = 2
+
+
+_IN: Final = int(RequestType.IN)
+_OUT: Final = int(RequestType.OUT)
+_OK: Final = int(Status.OK)
+_IOERR: Final = int(Status.IOERR)
+_UNSUPP: Final = int(Status.UNSUPP)
+
+
+class BlockCounters:
+    """Per-queue statistics (Cloud Hypervisor's names); one writer thread each."""
+
+    __slots__ = ("read_bytes", "read_ops", "write_bytes", "write_ops")
+
+    def __init__(self) -> None:
+        self.read_bytes = self.read_ops = self.write_bytes = self.write_ops = 0
+
+
+class BlockRequestHandler:
+    """Serves the requests of one queue against ``disk``; ``handle`` is the
+    :data:`~vm_devices.virtio.devices.serve.ChainHandler`."""
+
+    def __init__(
+        self,
+        disk: DiskImage,
+        serial: bytes,
+        *,
+        max_discard_segments: int = 1,
+        max_discard_sectors: int = 0xFFFF_FFFF,
+        name: str = "virtio-blk",
+    ) -> None:
+        self.disk = disk
+        self.serial = serial[:ID_BYTES].ljust(ID_BYTES, b"\0")
+        self.max_segments = max_discard_segments
+        self.max_discard_sectors = max_discard_sectors
+        self.name = name
+        self.counters = BlockCounters()
+        self.guest_error = GuestErrorLog(log, name)
+        self.host_error = GuestErrorLog(log, f"{name}: host I/O error")
+        self._capacity_bytes = disk.capacity * SECTOR_SIZE
+
+    def handle(self, chain: DescriptorChain) -> int:
+        """Do the request in ``chain``; the bytes written into it (data and status)."""
+        try:
+            readable = chain.readable_views()
+            writable = chain.writable_views()
+            readable_len = chain.readable_len
+            writable_len = chain.writable_len
+        except InvalidChainError as error:
+            self.guest_error("%s", error)
+            return 0
+        if not writable_len:
+            self.guest_error("chain %d has no status byte", chain.head_index)
+            return 0
+        try:
+            status, written = self._execute(readable, readable_len, writable, writable_len)
+        except OSError as error:
+            self.host_error("%s", error)
+            status, written = _IOERR, 0
+        writable[-1][-1] = status
+        return written + 1
+
+    def _execute(
+        self,
+        readable: list[memoryview],
+        readable_len: int,
+        writable: list[memoryview],
+        writable_len: int,
+    ) -> tuple[int, int]:
+        """(status, data bytes written) of one request whose last writable byte
+        is its status."""
+        if readable_len < HEADER.size:
+            return _IOERR, 0
+        first = readable[0]
+        if len(first) >= HEADER.size:
+            kind, _, sector = HEADER.unpack_from(first)
+        else:
+            kind, _, sector = HEADER.unpack(_gather(readable, HEADER.size))
+        if kind == _IN:
+            length = writable_len - 1
+            if readable_len != HEADER.size or not self._in_range(sector, length):
+                return _IOERR, 0
+            if length:
+                self.disk.read(_without_last_byte(writable), length, sector * SECTOR_SIZE)
+            counters = self.counters
+            counters.read_bytes += length
+            counters.read_ops += 1
+            return _OK, length
+        if kind == _OUT:
+            length = readable_len - HEADER.size
+            if self.disk.readonly or writable_len != 1 or not self._in_range(sector, length):
+                return _IOERR, 0
+            if length:
+                self.disk.write(_skip(readable, HEADER.size), length, sector * SECTOR_SIZE)
+            counters = self.counters
+            counters.write_bytes += length
+            counters.write_ops += 1
+            return _OK, 0
+        return self._other(kind, readable, readable_len, writable, writable_len)
+
+    def _other(
+        self,
+        kind: int,
+        readable: list[memoryview],
+        readable_len: int,
+        writable: list[memoryview],
+        writable_len: int,
+    ) -> tuple[int, int]:
+        if kind == RequestType.FLUSH:
+            if readable_len != HEADER.size or writable_len != 1:
+                return _IOERR, 0
+            if not self.disk.readonly:
+                self.disk.flush()
+            return _OK, 0
+        if kind == RequestType.GET_ID:
+            if readable_len != HEADER.size:
+                return _IOERR, 0
+            count = min(writable_len - 1, ID_BYTES)
+            _scatter_bytes(self.serial[:count], writable)
+            return _OK, count
+        if kind in (RequestType.DISCARD, RequestType.WRITE_ZEROES):
+            count, rest = divmod(readable_len - HEADER.size, SEGMENT.size)
+            if (
+                self.disk.readonly
+                or writable_len != 1
+                or rest
+                or not 0 < count <= self.max_segments
+            ):
+                return _IOERR, 0
+            data = _gather(readable, readable_len)[HEADER.size :]
+            return self._ranges(kind == RequestType.DISCARD, data), 0
+        return _UNSUPP, 0
+
+    def _ranges(self, discard: bool, data: bytes) -> int:
+        """Discard or zero every segment (whole segments, as many as allowed),
+        after checking them all."""
+        segments = list(SEGMENT.iter_unpack(data))
+        for sector, sectors, flags in segments:
+            if flags & ~WRITE_ZEROES_FLAG_UNMAP or (discard and flags):
+                return _UNSUPP  # 5.2.6.2: unknown flags, or unmap on a discard
+            if sectors > self.max_discard_sectors:
+                return _IOERR
+            if not self._in_range(sector, sectors * SECTOR_SIZE):
+                return _IOERR
+        for sector, sectors, flags in segments:
+            offset = sector * SECTOR_SIZE
+            length = sectors * SECTOR_SIZE
+            if not length:
+                continue
+            if discard:
+                self.disk.discard(offset, length)
+            else:
+                self.disk.write_zeroes(offset, length, bool(flags & WRITE_ZEROES_FLAG_UNMAP))
+        return _OK
+
+    def _in_range(self, sector: int, length: int) -> bool:
+        """Whole sectors, inside the disk."""
+        return not length % SECTOR_SIZE and sector * SECTOR_SIZE + length <= self._capacity_bytes
+
+
+def _gather(views: Sequence[memoryview], count: int) -> bytes:
+    """A copy of the first ``count`` bytes of ``views`` (all of them at most)."""
+    out = bytearray()
+    for view in views:
+        if len(out) >= count:
+            break
+        out += view[: count - len(out)]
+    return bytes(out)
+
+
+def _skip(views: list[memoryview], count: int) -> list[memoryview]:
+    """The views after the first ``count`` bytes."""
+    index = 0
+    while count:
+        size = len(views[index])
+        if count < size:
+            return [views[index][count:], *views[index + 1 :]]
+        count -= size
+        index += 1
+    return views[index:]
+
+
+def _without_last_byte(views: list[memoryview]) -> list[memoryview]:
+    last = views[-1]
+    if len(last) == 1:
+        return views[:-1]
+    return [*views[:-1], last[:-1]]
+
+
+def _scatter_bytes(data: bytes, views: Sequence[memoryview]) -> None:
+    position = 0
+    for view in views:
+        if position >= len(data):
+            return
+        take = min(len(view), len(data) - position)
+        view[:take] = data[position : position + take]
+        position += take
