@@ -58,9 +58,12 @@ class EchoDevice(VirtioDeviceBase):
 def test_echo_round_trip_through_virtio_mmio() -> None:
     memory = GuestMemoryMmap.from_ranges([(0, 1 << 20)])
     interrupted = threading.Event()
-    device = VirtioMmioDevice(
-        EchoDevice(), memory, CallbackInterrupt(lambda level: level and interrupted.set())
-    )
+
+    def line(level: bool) -> None:
+        if level:
+            interrupted.set()
+
+    device = VirtioMmioDevice(EchoDevice(), memory, CallbackInterrupt(line))
     bus = MmioBus()
     bus.insert(device, BASE, 0x1000)
     assert mmio_cmdline(BASE, 5) == "virtio_mmio.device=4K@0xd0000000:5"
