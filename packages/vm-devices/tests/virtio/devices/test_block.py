@@ -35,7 +35,7 @@ def image(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def guest(image: Path) -> Iterator[Guest]:
+def guest(image: Path) -> Iterator[Guest[Block]]:
     guest = Guest(Block(image, serial="test-disk"))
     guest.activate()
     yield guest
@@ -44,7 +44,7 @@ def guest(image: Path) -> Iterator[Guest]:
 
 
 def submit(
-    guest: Guest,
+    guest: Guest[Block],
     kind: int,
     sector: int = 0,
     *,
@@ -59,12 +59,12 @@ def submit(
     return guest.queues[queue].submit(readable, writable, indirect=indirect)
 
 
-def status(guest: Guest, chain: MockChain) -> int:
+def status(guest: Guest[Block], chain: MockChain) -> int:
     addr, length = chain.writable[-1]
     return guest.memory.read(addr + length - 1, 1)[0]
 
 
-def complete(guest: Guest, chain: MockChain, queue: int = 0) -> tuple[int, int]:
+def complete(guest: Guest[Block], chain: MockChain, queue: int = 0) -> tuple[int, int]:
     """Wait for ``chain``; (status byte, used length)."""
     (used,) = guest.wait_used(queue, 1)
     assert used.id == chain.head
@@ -127,33 +127,35 @@ def test_bad_options_are_refused_with_the_value(image: Path, option: str, value:
 
 
 @pytest.mark.parametrize("indirect", [False, True])
-def test_in_reads_sectors_into_guest_memory(guest: Guest, image: Path, indirect: bool) -> None:
+def test_in_reads_sectors_into_guest_memory(
+    guest: Guest[Block], image: Path, indirect: bool
+) -> None:
     chain = submit(guest, RequestType.IN, 10, read=4096, indirect=indirect)
     assert complete(guest, chain) == (Status.OK, 4097)
     assert guest.queues[0].driver.read_written(chain, 4096) == sectors(image, 10, 8)
 
 
-def test_in_fills_a_request_split_over_many_buffers(guest: Guest, image: Path) -> None:
+def test_in_fills_a_request_split_over_many_buffers(guest: Guest[Block], image: Path) -> None:
     chain = guest.queues[0].submit([HEADER.pack(RequestType.IN, 0, 3)], [512, 1000, 24, 512, 1])
     assert complete(guest, chain) == (Status.OK, 2049)
     assert guest.queues[0].driver.read_written(chain, 2048) == sectors(image, 3, 4)
 
 
-def test_out_writes_guest_data_to_the_image(guest: Guest, image: Path) -> None:
+def test_out_writes_guest_data_to_the_image(guest: Guest[Block], image: Path) -> None:
     data = os.urandom(8192)
     chain = submit(guest, RequestType.OUT, 100, data=data)
     assert complete(guest, chain) == (Status.OK, 1)
     assert sectors(image, 100, 16) == data
 
 
-def test_out_takes_data_from_the_header_buffer_too(guest: Guest, image: Path) -> None:
+def test_out_takes_data_from_the_header_buffer_too(guest: Guest[Block], image: Path) -> None:
     data = os.urandom(1024)
     chain = guest.queues[0].submit([HEADER.pack(RequestType.OUT, 0, 7) + data], [1])
     assert complete(guest, chain) == (Status.OK, 1)
     assert sectors(image, 7, 2) == data
 
 
-def test_last_sector_is_readable_and_writable(guest: Guest, image: Path) -> None:
+def test_last_sector_is_readable_and_writable(guest: Guest[Block], image: Path) -> None:
     chain = submit(guest, RequestType.OUT, SECTORS - 1, data=b"\xaa" * 512)
     assert complete(guest, chain) == (Status.OK, 1)
     chain = submit(guest, RequestType.IN, SECTORS - 1, read=512)
@@ -161,12 +163,12 @@ def test_last_sector_is_readable_and_writable(guest: Guest, image: Path) -> None
     assert guest.queues[0].driver.read_written(chain, 512) == b"\xaa" * 512
 
 
-def test_flush_answers_ok(guest: Guest) -> None:
+def test_flush_answers_ok(guest: Guest[Block]) -> None:
     chain = submit(guest, RequestType.FLUSH)
     assert complete(guest, chain) == (Status.OK, 1)
 
 
-def test_get_id_returns_the_serial_padded_to_20_bytes(guest: Guest) -> None:
+def test_get_id_returns_the_serial_padded_to_20_bytes(guest: Guest[Block]) -> None:
     chain = submit(guest, RequestType.GET_ID, read=20)
     assert complete(guest, chain) == (Status.OK, 21)
     assert guest.queues[0].driver.read_written(chain, 20) == b"test-disk".ljust(20, b"\0")
@@ -179,7 +181,7 @@ def test_default_serial_comes_from_the_image_file(image: Path) -> None:
     device.shutdown()
 
 
-def test_discard_punches_a_hole(guest: Guest, image: Path) -> None:
+def test_discard_punches_a_hole(guest: Guest[Block], image: Path) -> None:
     before = image.stat().st_blocks
     segment = SEGMENT.pack(0, 1024, 0)
     chain = submit(guest, RequestType.DISCARD, data=segment)
@@ -188,7 +190,7 @@ def test_discard_punches_a_hole(guest: Guest, image: Path) -> None:
     assert image.stat().st_size == SECTORS * 512
 
 
-def test_discard_takes_several_segments(guest: Guest, image: Path) -> None:
+def test_discard_takes_several_segments(guest: Guest[Block], image: Path) -> None:
     segments = SEGMENT.pack(0, 8, 0) + SEGMENT.pack(512, 8, 0)
     chain = submit(guest, RequestType.DISCARD, data=segments)
     assert complete(guest, chain) == (Status.OK, 1)
@@ -196,7 +198,7 @@ def test_discard_takes_several_segments(guest: Guest, image: Path) -> None:
 
 
 @pytest.mark.parametrize("unmap", [0, 1])
-def test_write_zeroes_zeroes_the_range(guest: Guest, image: Path, unmap: int) -> None:
+def test_write_zeroes_zeroes_the_range(guest: Guest[Block], image: Path, unmap: int) -> None:
     original = image.read_bytes()
     chain = submit(guest, RequestType.WRITE_ZEROES, data=SEGMENT.pack(16, 32, unmap))
     assert complete(guest, chain) == (Status.OK, 1)
@@ -206,12 +208,12 @@ def test_write_zeroes_zeroes_the_range(guest: Guest, image: Path, unmap: int) ->
     assert after[48 * 512 :] == original[48 * 512 :]
 
 
-def test_unknown_request_type_is_unsupported(guest: Guest) -> None:
+def test_unknown_request_type_is_unsupported(guest: Guest[Block]) -> None:
     chain = submit(guest, 99)
     assert complete(guest, chain) == (Status.UNSUPP, 1)
 
 
-def test_counters_count_bytes_and_operations(guest: Guest) -> None:
+def test_counters_count_bytes_and_operations(guest: Guest[Block]) -> None:
     complete(guest, submit(guest, RequestType.IN, 0, read=4096))
     complete(guest, submit(guest, RequestType.IN, 8, read=512))
     complete(guest, submit(guest, RequestType.OUT, 0, data=bytes(1024)))
@@ -223,7 +225,7 @@ def test_counters_count_bytes_and_operations(guest: Guest) -> None:
     }
 
 
-def test_interrupt_follows_each_batch(guest: Guest) -> None:
+def test_interrupt_follows_each_batch(guest: Guest[Block]) -> None:
     complete(guest, submit(guest, RequestType.FLUSH))
     assert guest.interrupt.wait_for(0, 1)
     assert guest.interrupt.queues == [0]

@@ -27,7 +27,7 @@ def image(tmp_path: Path) -> Path:
     return path
 
 
-def make_guest(image: Path, **options: object) -> Iterator[Guest]:
+def make_guest(image: Path, **options: object) -> Iterator[Guest[Block]]:
     guest = Guest(Block(image, **options))  # type: ignore[arg-type]
     guest.activate()
     yield guest
@@ -36,16 +36,16 @@ def make_guest(image: Path, **options: object) -> Iterator[Guest]:
 
 
 @pytest.fixture
-def guest(image: Path) -> Iterator[Guest]:
+def guest(image: Path) -> Iterator[Guest[Block]]:
     yield from make_guest(image)
 
 
 @pytest.fixture
-def readonly_guest(image: Path) -> Iterator[Guest]:
+def readonly_guest(image: Path) -> Iterator[Guest[Block]]:
     yield from make_guest(image, readonly=True)
 
 
-def answer(guest: Guest, chain: MockChain) -> tuple[int, int]:
+def answer(guest: Guest[Block], chain: MockChain) -> tuple[int, int]:
     """(status byte, used length) of ``chain`` once the device returned it."""
     (used,) = guest.wait_used(0, 1)
     assert used.id == chain.head
@@ -53,7 +53,7 @@ def answer(guest: Guest, chain: MockChain) -> tuple[int, int]:
     return guest.memory.read(addr + length - 1, 1)[0], used.len
 
 
-def still_serving(guest: Guest, image: Path) -> None:
+def still_serving(guest: Guest[Block], image: Path) -> None:
     """A good request after the bad one is answered, with the right data."""
     chain = guest.queues[0].submit([HEADER.pack(IN, 0, 5)], [512, 1])
     assert answer(guest, chain) == (Status.OK, 513)
@@ -74,7 +74,7 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_chain_of_the_wrong_shape_gets_ioerr(guest: Guest, image: Path, shape: str) -> None:
+def test_chain_of_the_wrong_shape_gets_ioerr(guest: Guest[Block], image: Path, shape: str) -> None:
     original = image.read_bytes()
     readable, writable = SHAPES[shape]
     chain = guest.queues[0].submit(readable, writable)
@@ -83,14 +83,14 @@ def test_chain_of_the_wrong_shape_gets_ioerr(guest: Guest, image: Path, shape: s
     still_serving(guest, image)
 
 
-def test_chain_without_a_status_byte_is_returned_empty(guest: Guest, image: Path) -> None:
+def test_chain_without_a_status_byte_is_returned_empty(guest: Guest[Block], image: Path) -> None:
     chain = guest.queues[0].submit([HEADER.pack(IN, 0, 0)])
     (used,) = guest.wait_used(0, 1)
     assert (used.id, used.len) == (chain.head, 0)
     still_serving(guest, image)
 
 
-def test_status_is_the_last_byte_of_a_shared_data_buffer(guest: Guest, image: Path) -> None:
+def test_status_is_the_last_byte_of_a_shared_data_buffer(guest: Guest[Block], image: Path) -> None:
     chain = guest.queues[0].submit([HEADER.pack(IN, 0, 1)], [513])
     assert answer(guest, chain) == (Status.OK, 513)
     assert guest.queues[0].driver.read_written(chain, 512) == image.read_bytes()[512:1024]
@@ -110,7 +110,9 @@ RANGES = {
 
 
 @pytest.mark.parametrize("case", sorted(RANGES))
-def test_out_of_range_or_partial_sector_gets_ioerr(guest: Guest, image: Path, case: str) -> None:
+def test_out_of_range_or_partial_sector_gets_ioerr(
+    guest: Guest[Block], image: Path, case: str
+) -> None:
     original = image.read_bytes()
     kind, sector, length = RANGES[case]
     header = HEADER.pack(kind, 0, sector)
@@ -141,7 +143,9 @@ SEGMENT_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(SEGMENT_CASES))
-def test_bad_discard_or_write_zeroes_changes_nothing(guest: Guest, image: Path, case: str) -> None:
+def test_bad_discard_or_write_zeroes_changes_nothing(
+    guest: Guest[Block], image: Path, case: str
+) -> None:
     original = image.read_bytes()
     kind, segments, expected = SEGMENT_CASES[case]
     chain = guest.queues[0].submit([HEADER.pack(kind, 0, 0) + segments], [1])
@@ -161,7 +165,7 @@ READONLY_CASES = {
 
 @pytest.mark.parametrize("case", sorted(READONLY_CASES))
 def test_readonly_disk_refuses_changes_with_ioerr(
-    readonly_guest: Guest, image: Path, case: str
+    readonly_guest: Guest[Block], image: Path, case: str
 ) -> None:
     original = image.read_bytes()
     readable, writable = READONLY_CASES[case]
@@ -171,7 +175,7 @@ def test_readonly_disk_refuses_changes_with_ioerr(
     still_serving(readonly_guest, image)
 
 
-def test_host_read_error_becomes_ioerr(guest: Guest, image: Path) -> None:
+def test_host_read_error_becomes_ioerr(guest: Guest[Block], image: Path) -> None:
     os.truncate(image, 1024 * 512)  # someone shrank the image under the device
     chain = guest.queues[0].submit([HEADER.pack(IN, 0, 1500)], [512, 1])
     assert answer(guest, chain) == (Status.IOERR, 1)
@@ -181,7 +185,7 @@ def test_host_read_error_becomes_ioerr(guest: Guest, image: Path) -> None:
 # Malformed chains and rings -------------------------------------------------------------
 
 
-def test_looping_chain_is_returned_empty(guest: Guest, image: Path) -> None:
+def test_looping_chain_is_returned_empty(guest: Guest[Block], image: Path) -> None:
     driver = guest.queues[0].driver
     buffer = driver.alloc(16)
     head = driver.add_chain([(buffer, 16)], [(driver.alloc(1), 1)])
@@ -193,7 +197,7 @@ def test_looping_chain_is_returned_empty(guest: Guest, image: Path) -> None:
     still_serving(guest, image)
 
 
-def test_buffer_outside_guest_memory_is_returned_empty(guest: Guest, image: Path) -> None:
+def test_buffer_outside_guest_memory_is_returned_empty(guest: Guest[Block], image: Path) -> None:
     driver = guest.queues[0].driver
     head = driver.add_chain([(driver.alloc(16), 16)], [(1 << 40, 513)])
     guest.queues[0].kick()
@@ -202,7 +206,7 @@ def test_buffer_outside_guest_memory_is_returned_empty(guest: Guest, image: Path
     still_serving(guest, image)
 
 
-def test_head_index_outside_the_table_is_skipped(guest: Guest, image: Path) -> None:
+def test_head_index_outside_the_table_is_skipped(guest: Guest[Block], image: Path) -> None:
     guest.queues[0].driver.publish(4000)
     guest.queues[0].kick()
     still_serving(guest, image)
@@ -215,4 +219,4 @@ def test_avail_index_running_ahead_stops_only_that_queue(image: Path) -> None:
         guest.queues[1].kick()
         still_serving(guest, image)  # queue 0
         guest.assert_idle(1)
-        assert guest.device.needs_reset  # type: ignore[attr-defined]
+        assert guest.device.needs_reset

@@ -21,7 +21,7 @@ def image(tmp_path: Path) -> Path:
     return path
 
 
-def read_sector(guest: Guest, sector: int) -> bytes:
+def read_sector(guest: Guest[Block], sector: int) -> bytes:
     chain = guest.queues[0].submit([HEADER.pack(RequestType.IN, 0, sector)], [512, 1])
     (used,) = guest.wait_used(0, 1)
     assert (used.id, used.len) == (chain.head, 513)

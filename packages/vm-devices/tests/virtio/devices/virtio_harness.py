@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from virtio_queue import MockChain, MockSplitQueue, UsedElement
 from vm_devices.virtio import ActiveQueue, VirtioDevice
 from vm_memory import GuestMemoryMmap
+
+D = TypeVar("D", bound=VirtioDevice)
 
 REGION_SIZE = 8 << 20
 REGION_STRIDE = 16 << 20
@@ -82,12 +85,12 @@ class GuestQueue:
         return chain
 
 
-class Guest:
+class Guest(Generic[D]):
     """A driver for every queue of ``device``, in ``memory``; activates it."""
 
     def __init__(
         self,
-        device: VirtioDevice,
+        device: D,
         *,
         queue_count: int | None = None,
         event_idx: bool = False,

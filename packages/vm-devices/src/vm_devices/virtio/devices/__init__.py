@@ -7,6 +7,7 @@ host files, taps and terminals.
 
 from vm_devices.virtio.devices.block import Block
 from vm_devices.virtio.devices.block_request import RequestType, Status
+from vm_devices.virtio.devices.console import Console
 from vm_devices.virtio.devices.disk import DiskImage
 from vm_devices.virtio.devices.errors import (
     ActivationError,
@@ -16,15 +17,18 @@ from vm_devices.virtio.devices.errors import (
     TapError,
     VirtioDeviceError,
 )
+from vm_devices.virtio.devices.rng import Rng
 
 __all__ = [
     "ActivationError",
     "Block",
+    "Console",
     "DiskImage",
     "DiskLockedError",
     "DiskOpenError",
     "NetlinkError",
     "RequestType",
+    "Rng",
     "Status",
     "TapError",
     "VirtioDeviceError",
