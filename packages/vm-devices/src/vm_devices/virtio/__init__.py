@@ -12,10 +12,21 @@ from vm_devices.virtio.defs import (
     DeviceType,
 )
 from vm_devices.virtio.device import ActiveQueue, VirtioDevice, VirtioDeviceBase, VirtioInterrupt
+from vm_devices.virtio.mmio import (
+    MMIO_SIZE,
+    MmioVirtioInterrupt,
+    QueueNotifyEventFd,
+    VirtioMmioDevice,
+    mmio_cmdline,
+)
+from vm_devices.virtio.pci import NotifyEventFd, PciVirtioInterrupt, VirtioPciDevice
+from vm_devices.virtio.transport import NO_VECTOR, VirtioTransport
 from vm_devices.virtio.worker import EpollWorker, drain_eventfd
 
 __all__ = [
     "COMMON_FEATURES",
+    "MMIO_SIZE",
+    "NO_VECTOR",
     "VIRTIO_F_ACCESS_PLATFORM",
     "VIRTIO_F_IN_ORDER",
     "VIRTIO_F_RING_EVENT_IDX",
@@ -26,8 +37,16 @@ __all__ = [
     "DeviceStatus",
     "DeviceType",
     "EpollWorker",
+    "MmioVirtioInterrupt",
+    "NotifyEventFd",
+    "PciVirtioInterrupt",
+    "QueueNotifyEventFd",
     "VirtioDevice",
     "VirtioDeviceBase",
     "VirtioInterrupt",
+    "VirtioMmioDevice",
+    "VirtioPciDevice",
+    "VirtioTransport",
     "drain_eventfd",
+    "mmio_cmdline",
 ]
