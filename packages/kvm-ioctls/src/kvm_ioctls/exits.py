@@ -105,7 +105,8 @@ class Shutdown(_Exit):
 
 
 class Intr(_Exit):
-    """KVM_RUN was interrupted by a signal or `immediate_exit` (a kick)."""
+    """KVM_RUN returned without running the guest: a signal or `immediate_exit` (a kick),
+    or EAGAIN after an application processor received its start-up IPI. Run again."""
 
     __slots__ = ()
     reason = ExitReason.INTR

@@ -98,6 +98,10 @@ class VcpuFd(KvmFd):
             _ioctl(self._fd, _KVM_RUN, 0)
         except InterruptedError:
             return _INTR
+        except BlockingIOError:
+            # EAGAIN: an application processor left its wait-for-SIPI state
+            # (INIT/SIPI arrived); KVM wants KVM_RUN again, as after a kick.
+            return _INTR
         except OSError as error:
             raise KvmError("KVM_RUN", error.errno or errno.EIO) from None
         except ValueError:  # fcntl refuses the closed fd (-1)
