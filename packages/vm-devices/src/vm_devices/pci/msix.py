@@ -170,7 +170,7 @@ class MsixTable:
         with self._lock:
             if not self._enabled or not 0 <= vector < self._vectors:
                 return
-            if self._function_masked or self.vector_masked(vector):
+            if self._function_masked or self._table[vector * MSIX_ENTRY_SIZE + 12] & 1:
                 self._pending |= 1 << vector
                 return
             self._group.trigger(vector)
