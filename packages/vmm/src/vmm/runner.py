@@ -14,14 +14,19 @@ import signal
 import stat
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from vmm.arch.cpuid import CpuTopology
 from vmm.config import ConsoleOutputMode, VmConfig
 from vmm.errors import VmmError
 from vmm.legacy import open_serial_output
-from vmm.lifecycle import StopReason
+from vmm.lifecycle import StopEvent, StopReason
 from vmm.payload import Payload
 from vmm.vm import Vm, VmSpec
+
+if TYPE_CHECKING:
+    from vmm.api.service import ApiService
+    from vmm.config.vmm_options import EventMonitorConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +68,76 @@ def vm_spec(config: VmConfig) -> VmSpec:
     )
 
 
+class LaunchedVm:
+    """A started VM with its serial console plumbing; `stop()` tears all of it down.
+
+    The unit both the plain command (`run_vm`) and the API's `vm.boot` and
+    `vm.reboot` start: a reboot stops one and launches another from the same config.
+    """
+
+    def __init__(self, config: VmConfig, *, start_time: float) -> None:
+        self.config = config
+        spec = vm_spec(config)
+        serial_mode = _SERIAL_MODES.get(config.serial.mode, "off")
+        self._cleanup = contextlib.ExitStack()
+        serial_output = open_serial_output(serial_mode, config.serial.file)
+        if serial_output is not None:
+            self._cleanup.callback(serial_output.close)
+        try:
+            self.vm = Vm(spec, start_time=start_time, serial_output=serial_output)
+        except BaseException:
+            self._cleanup.close()
+            raise
+        self._stop_event: StopEvent | None = None
+        self._attach_input = serial_mode == "tty" and self.vm.legacy.serial is not None
+
+    def start(self) -> None:
+        """Start the vCPUs (from the main thread: it installs the kick signal handler)."""
+        try:
+            if self._attach_input:
+                _attach_stdin(self.vm, self._cleanup)
+            self.vm.start()
+        except BaseException:
+            self.stop()
+            raise
+        spec = self.vm.spec
+        log.info("VM started: %d vCPU(s), %d MiB", spec.vcpus, spec.memory_size >> 20)
+
+    def wait(self, timeout: float | None = None) -> StopEvent | None:
+        return self.vm.wait(timeout)
+
+    def stop(self) -> StopEvent:
+        """Stop the vCPUs, free the VM, close the console; safe to call twice."""
+        try:
+            if self._stop_event is None:
+                self._stop_event = self.vm.shutdown()
+            return self._stop_event
+        finally:
+            self._cleanup.close()
+
+    def pause(self) -> None:
+        self.vm.pause()
+
+    def resume(self) -> None:
+        self.vm.resume()
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        return self.vm.counters()
+
+    def device_tree(self) -> dict[str, dict[str, object]]:
+        return self.vm.device_tree()
+
+
 def run_vm(config: VmConfig, *, start_time: float | None = None) -> int:
     """Boot the VM, wait until it stops, return the exit status (0: clean stop)."""
     start = time.monotonic() if start_time is None else start_time
-    spec = vm_spec(config)
-    serial_mode = _SERIAL_MODES.get(config.serial.mode, "off")
-    serial_output = open_serial_output(serial_mode, config.serial.file)
-    try:
-        vm = Vm(spec, start_time=start, serial_output=serial_output)
-    except BaseException:
-        if serial_output is not None:
-            serial_output.close()
-        raise
+    launched = LaunchedVm(config, start_time=start)
+    vm = launched.vm
     with contextlib.ExitStack() as cleanup:
-        if serial_output is not None:
-            cleanup.callback(serial_output.close)
         _stop_on_signals(vm, cleanup)
-        if serial_mode == "tty" and vm.legacy.serial is not None:
-            _attach_stdin(vm, cleanup)
-        vm.start()
-        log.info("VM started: %d vCPU(s), %d MiB", spec.vcpus, spec.memory_size >> 20)
+        launched.start()
         vm.wait()
-        event = vm.shutdown()
+        event = launched.stop()
     if event.reason is StopReason.ERROR:
         log.error("%s", event.detail)
     else:
@@ -122,3 +175,45 @@ def _attach_stdin(vm: Vm, cleanup: contextlib.ExitStack) -> None:
     elif not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
         return  # a regular file or /dev/null: nothing to wait for
     cleanup.enter_context(InputPump(stdin, serial))
+
+
+def run_vmm(
+    config: VmConfig | None,
+    *,
+    api: ApiService | None = None,
+    event_monitor: EventMonitorConfig | None = None,
+    no_shutdown: bool = False,
+    start_time: float | None = None,
+) -> int:
+    """Run the VMM's control loop (CH with `--api-socket` or `--event-monitor`).
+
+    With `api`, the VM is created and booted through the API (or from
+    `config`, when given) and rebooted on a guest reset, as CH does; without
+    it, `config` is booted and a guest reset ends the VMM with status 0, as
+    the plain command does.
+    """
+    from vmm.control import Vmm
+    from vmm.events import open_event_monitor
+
+    start = time.monotonic() if start_time is None else start_time
+    events = (
+        None
+        if event_monitor is None
+        else open_event_monitor(path=event_monitor.path, fd=event_monitor.fd, start=start)
+    )
+    vmm = Vmm(
+        events=events,
+        no_shutdown=no_shutdown,
+        start_time=start,
+        exit_on_reset=api is None,
+    )
+    with contextlib.ExitStack() as cleanup:
+        if events is not None:
+            cleanup.callback(events.close)
+        if api is not None:
+            cleanup.callback(api.close)
+            api.attach(vmm.submit)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(signum, lambda signum, frame: vmm.request_shutdown())
+            cleanup.callback(signal.signal, signum, previous)
+        return vmm.run(config)

@@ -53,12 +53,52 @@ class VcpuThread:
         self._report_state = False
         self._stats: KvmStats | None = None
         self.thread = threading.Thread(target=self._run, name=f"vcpu{vcpu.id}", daemon=True)
+        # Pause: the thread parks on this condition, outside KVM_RUN, until resumed or stopped.
+        self._pause = threading.Condition()
+        self._pause_requested = False
+        self._parked = False
 
     def start(self) -> None:
         self.thread.start()
 
     def kick(self) -> None:
         self.vcpu.kick()
+        with self._pause:  # a parked thread must see a stop request too
+            self._pause.notify_all()
+
+    def request_pause(self) -> None:
+        """Ask the thread to park at its next exit (kicked out of KVM_RUN now)."""
+        with self._pause:
+            self._pause_requested = True
+        self.vcpu.kick()
+
+    def wait_parked(self, timeout: float) -> bool:
+        """Wait until the thread is parked (or has ended); False on timeout."""
+        with self._pause:
+            return self._pause.wait_for(
+                lambda: self._parked or not self.thread.is_alive() or self._stop.requested,
+                timeout,
+            )
+
+    def resume(self) -> None:
+        """Let a parked thread go back into the guest where it stopped."""
+        with self._pause:
+            self._pause_requested = False
+            self._pause.notify_all()
+
+    @property
+    def parked(self) -> bool:
+        return self._parked
+
+    def _park(self) -> bool:
+        """In the vCPU thread: wait while paused; True when the VM must stop instead."""
+        with self._pause:
+            self._parked = True
+            self._pause.notify_all()
+            while self._pause_requested and not self._stop.requested:
+                self._pause.wait()
+            self._parked = False
+        return self._stop.requested
 
     def report_state(self) -> None:
         """Log this vCPU's registers from its own thread at its next exit (for diagnosis)."""
@@ -79,6 +119,8 @@ class VcpuThread:
         finally:
             if self._stats is not None:
                 self._stats.close()
+            with self._pause:  # whoever waits for this thread to park must not wait forever
+                self._pause.notify_all()
 
     def _loop(self) -> None:
         # Wall-clock time, so a benchmark can compare it with when it started the VMM.
@@ -103,6 +145,8 @@ class VcpuThread:
                     if stop.requested:
                         return
                     self.vcpu.set_immediate_exit(False)
+                    if self._pause_requested and self._park():
+                        return
                     if self._report_state:
                         self._report_state = False
                         self._log_state()

@@ -8,11 +8,13 @@ signal, an error), through its `StopSignal`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from kvm_ioctls import Kvm, KvmError, install_kick_handler
 from vm_devices import MmioBus, PioBus
+from vm_devices.legacy import SERIAL_COM1_BASE, SERIAL_COM1_IRQ, SERIAL_LENGTH
 
 from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
@@ -120,3 +122,87 @@ class Vm:
         event = self.stop.wait(0)
         assert event is not None
         return event
+
+    # ------------------------------------------------------------ pause, resume, reports
+    def pause(self, timeout: float = VCPU_JOIN_TIMEOUT) -> None:
+        """Park every vCPU outside KVM_RUN and save the guest clock (CH's `vm.pause`).
+
+        Returns once no vCPU runs guest code; `resume()` continues where they stopped.
+        """
+        for thread in self._threads:
+            thread.request_pause()
+        late = [t.vcpu.id for t in self._threads if not t.wait_parked(timeout)]
+        if late:
+            self.resume()
+            raise VmmError(f"vCPU(s) {late} did not pause within {timeout:.0f} s")
+        try:
+            clock = self._vm.get_clock()
+            clock.flags = 0  # KVM_SET_CLOCK takes none of the flags GET_CLOCK reports
+            self._paused_clock: object = clock
+        except KvmError as error:
+            log.debug("the guest clock cannot be saved: %s", error)
+            self._paused_clock = None
+
+    def resume(self) -> None:
+        """Put the saved guest clock back and let the parked vCPUs run again."""
+        clock = getattr(self, "_paused_clock", None)
+        self._paused_clock = None
+        if clock is not None:
+            try:
+                self._vm.set_clock(clock)
+            except KvmError as error:
+                log.warning("the guest clock cannot be restored: %s", error)
+        for thread in self._threads:
+            thread.resume()
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._threads) and all(t.parked for t in self._threads)
+
+    def register_device(
+        self,
+        device_id: str,
+        *,
+        resources: Sequence[Mapping[str, object]] = (),
+        counters: Callable[[], Mapping[str, int]] | None = None,
+    ) -> None:
+        """Name a device for `vm.info`'s device tree and, with `counters`, for `vm.counters`."""
+        registry: dict[
+            str, tuple[list[Mapping[str, object]], Callable[[], Mapping[str, int]] | None]
+        ]
+        registry = self.__dict__.setdefault("_device_registry", {})
+        registry[device_id] = (list(resources), counters)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Each registered device's counters (CH reports its virtio devices' here)."""
+        registry = self.__dict__.get("_device_registry", {})
+        return {
+            device_id: dict(source())
+            for device_id, (_, source) in registry.items()
+            if source is not None
+        }
+
+    def device_tree(self) -> dict[str, dict[str, object]]:
+        """The devices as CH's `DeviceNode`s: id, resources, parent, children, pci_bdf."""
+        nodes: dict[str, dict[str, object]] = {}
+        if self.legacy.serial is not None:
+            nodes["__serial"] = _device_node(
+                "__serial",
+                [
+                    {"PioAddressRange": {"base": SERIAL_COM1_BASE, "size": SERIAL_LENGTH}},
+                    {"LegacyIrq": SERIAL_COM1_IRQ},
+                ],
+            )
+        for device_id, (resources, _) in self.__dict__.get("_device_registry", {}).items():
+            nodes[device_id] = _device_node(device_id, resources)
+        return nodes
+
+
+def _device_node(device_id: str, resources: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    return {
+        "id": device_id,
+        "resources": list(resources),
+        "parent": None,
+        "children": [],
+        "pci_bdf": None,
+    }

@@ -1,0 +1,195 @@
+"""The API's UNIX-socket HTTP server: one thread accepts, one thread serves each connection.
+
+The handler (`vmm.api.routes.Router`) is called in the connection's thread
+and may block there (waiting for the control loop); vCPU threads are never
+involved. Connections are kept alive between requests (HTTP/1.1), count
+against a limit, and time out when idle or slow, so a stuck or hostile
+client holds one thread for a bounded time. Standard library only, and no
+import heavier than `socket` and `threading`: the socket listens within
+milliseconds of process start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+import threading
+from collections.abc import Callable
+
+from vmm.api.http import HttpError, HttpRequest, HttpResponse, read_request
+
+__all__ = ["ApiServer", "ApiSocketError", "Handler"]
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+MAX_CONNECTIONS = 64
+REQUEST_TIMEOUT = 10.0  # seconds to send a whole request, or between two on one connection
+
+
+class ApiSocketError(Exception):
+    """The API socket cannot be created (path in use, bad fd, permissions)."""
+
+
+class ApiServer:
+    """Serves `handler` on a listening UNIX socket until `close()`."""
+
+    def __init__(self, listener: socket.socket, handler: Handler, *, path: str | None = None):
+        self._listener = listener
+        self._handler = handler
+        self.path = path  # removed at close when this server created it
+        self._lock = threading.Condition()
+        self._connections: set[socket.socket] = set()
+        self._busy = 0
+        self._closing = False
+        self._thread = threading.Thread(target=self._accept_loop, name="http-server", daemon=True)
+
+    @classmethod
+    def bind(cls, path: str, handler: Handler) -> ApiServer:
+        """Listen on `path`; a stale socket left by a dead VMM is replaced, a live one is not."""
+        _remove_stale_socket(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            listener.listen(MAX_CONNECTIONS)
+        except OSError as error:
+            listener.close()
+            raise ApiSocketError(f"cannot listen on {path!r}: {error.strerror}") from None
+        return cls(listener, handler, path=path)
+
+    @classmethod
+    def from_fd(cls, fd: int, handler: Handler) -> ApiServer:
+        """Serve on an inherited socket (`--api-socket fd=N`), listening on it if not yet."""
+        try:
+            listener = socket.socket(fileno=fd)
+        except OSError as error:
+            raise ApiSocketError(f"fd {fd} is not a usable socket: {error.strerror}") from None
+        if listener.family != socket.AF_UNIX or listener.type != socket.SOCK_STREAM:
+            listener.detach()
+            raise ApiSocketError(f"fd {fd} is not a UNIX stream socket")
+        try:
+            listener.listen(MAX_CONNECTIONS)
+        except OSError as error:
+            listener.detach()
+            raise ApiSocketError(f"cannot listen on fd {fd}: {error.strerror}") from None
+        return cls(listener, handler)
+
+    def set_handler(self, handler: Handler) -> None:
+        self._handler = handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, grace: float = 2.0) -> None:
+        """Stop accepting, let requests in progress answer (up to `grace` s), close the rest."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        self._listener.close()
+        with self._lock:
+            self._lock.wait_for(lambda: self._busy == 0, grace)
+            for connection in list(self._connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+        if self._thread.is_alive():
+            self._thread.join(grace)
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                if self._closing:
+                    return
+                continue  # EMFILE, ECONNABORTED: the next accept may work
+            with self._lock:
+                refused = self._closing or len(self._connections) >= MAX_CONNECTIONS
+                if not refused:
+                    self._connections.add(connection)
+            if refused:
+                _answer_and_close(connection, 503, "too many API connections")
+                continue
+            threading.Thread(
+                target=self._serve, args=(connection,), name="http-connection", daemon=True
+            ).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        connection.settimeout(REQUEST_TIMEOUT)
+        stream = connection.makefile("rb")
+        try:
+            keep_alive = True
+            while keep_alive and not self._closing:
+                try:
+                    request = read_request(stream)
+                except HttpError as error:
+                    _answer_and_close(connection, error.status, error.message)
+                    return
+                if request is None:
+                    return
+                keep_alive = self._answer(connection, request)
+        except OSError:  # timeouts and resets end the connection, nothing else
+            return
+        finally:
+            stream.close()
+            connection.close()
+            with self._lock:
+                self._connections.discard(connection)
+
+    def _answer(self, connection: socket.socket, request: HttpRequest) -> bool:
+        with self._lock:
+            self._busy += 1
+        try:
+            try:
+                response = self._handler(request)
+            except Exception as error:  # a handler bug answers 500; the server goes on
+                import logging
+
+                logging.getLogger(__name__).exception("API handler failed on %r", request)
+                response = _error_response(500, f"internal error: {error!r}")
+            keep_alive = request.keep_alive and not self._closing
+            connection.sendall(response.encode(keep_alive=keep_alive))
+            return keep_alive
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._lock.notify_all()
+
+
+def _error_response(status: int, message: str) -> HttpResponse:
+    import json
+
+    return HttpResponse(status, json.dumps([message]).encode())
+
+
+def _answer_and_close(connection: socket.socket, status: int, message: str) -> None:
+    with contextlib.suppress(OSError):
+        connection.sendall(_error_response(status, message).encode(keep_alive=False))
+        connection.shutdown(socket.SHUT_WR)
+    connection.close()
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ApiSocketError(f"cannot use {path!r}: {error.strerror}") from None
+    if not stat.S_ISSOCK(mode):
+        raise ApiSocketError(f"{path!r} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: a dead VMM's socket
+        return
+    finally:
+        probe.close()
+    raise ApiSocketError(f"{path!r} is in use by another VMM")
