@@ -117,16 +117,10 @@ def _describe(error: ConfigError) -> str:
 
 def _warn_unavailable(args: Arguments, options: VmmOptions) -> None:
     """Options that parse but do nothing yet: say so in the log rather than ignore them."""
-    if options.api_socket is not None:
-        log.warning("--api-socket: the REST API is not available yet; no socket is opened")
-    if options.event_monitor is not None:
-        log.warning("--event-monitor: events are not reported yet")
     if "seccomp" in args.given and options.seccomp != "false":
         log.warning("--seccomp: seccomp filters are not implemented yet")
     if options.landlock:
         log.warning("--landlock: Landlock is not implemented yet")
-    if options.no_shutdown:
-        log.warning("--no-shutdown: not available yet; the VMM exits when the guest shuts down")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,21 +174,21 @@ def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
     if args.one("restore") is not None:
         _error(stderr, str(OptionError("--restore", "restoring a snapshot is not available yet")))
         return 1
-    if args.one("kernel") is None and args.one("firmware") is None:
-        _error(
-            stderr,
-            "no VM to boot: give --kernel or --firmware "
-            "(creating a VM through the API is not available yet)",
-        )
+    has_payload = args.one("kernel") is not None or args.one("firmware") is not None
+    if not has_payload and options.api_socket is None:
+        _error(stderr, "no VM to boot: give --kernel or --firmware, or --api-socket")
         return 1
     try:
-        config = build_config(args)
+        config = build_config(args) if has_payload else None
     except ConfigError as error:
         log.debug("configuration rejected: %r", error)
         _error(stderr, _describe(error))
         return 1
     _warn_unavailable(args, options)
     log.info("%s v%s starting", PROG, __version__)
+    if options.api_socket is not None or options.event_monitor is not None or options.no_shutdown:
+        return _serve(config, options, stderr)
+    assert config is not None
     try:
         from vmm.runner import run_vm  # type: ignore[import-not-found,unused-ignore]
     except ImportError as error:
@@ -206,6 +200,38 @@ def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
         return 130
     except Exception as error:
         # A VMM failure is reported as one line; the traceback goes to the debug log.
+        log.debug("VMM failure", exc_info=True)
+        _error(stderr, str(error) or type(error).__name__)
+        return 1
+    if status == 0:
+        log.info("Cloud Hypervisor exited successfully")
+    return status
+
+
+def _serve(config: VmConfig | None, options: VmmOptions, stderr: TextIO) -> int:
+    """The VMM with its control loop: API socket, event monitor, reboot on guest reset."""
+    from vmm.api.server import ApiSocketError
+    from vmm.api.service import ApiService
+    from vmm.runner import run_vmm
+
+    api = None
+    if options.api_socket is not None:
+        try:
+            api = ApiService.start(
+                path=options.api_socket.path, fd=options.api_socket.fd, version=__version__
+            )
+        except ApiSocketError as error:
+            _error(stderr, f"--api-socket: {error}")
+            return 1
+    try:
+        status = run_vmm(
+            config, api=api, event_monitor=options.event_monitor, no_shutdown=options.no_shutdown
+        )
+    except OSError as error:
+        log.debug("VMM failure", exc_info=True)
+        _error(stderr, f"{error.filename or 'VMM'}: {error.strerror or error}")
+        return 1
+    except Exception as error:
         log.debug("VMM failure", exc_info=True)
         _error(stderr, str(error) or type(error).__name__)
         return 1
