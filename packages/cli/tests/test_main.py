@@ -134,8 +134,10 @@ def test_restore_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> Non
     assert message == "--restore: restoring a snapshot is not available yet"
 
 
-def test_without_a_payload_there_is_nothing_to_boot(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _one_line_error(capsys, "--api-socket", "/tmp/x.sock").startswith("no VM to boot")
+def test_without_a_payload_or_api_socket_there_is_nothing_to_boot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _one_line_error(capsys, "-v").startswith("no VM to boot")
 
 
 def test_a_log_file_that_cannot_be_created_is_an_error(
