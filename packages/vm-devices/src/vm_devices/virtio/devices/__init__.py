@@ -17,7 +17,10 @@ from vm_devices.virtio.devices.errors import (
     TapError,
     VirtioDeviceError,
 )
+from vm_devices.virtio.devices.net import Net, parse_mac
+from vm_devices.virtio.devices.netlink import configure_interface
 from vm_devices.virtio.devices.rng import Rng
+from vm_devices.virtio.devices.tap import Tap
 
 __all__ = [
     "ActivationError",
@@ -26,10 +29,14 @@ __all__ = [
     "DiskImage",
     "DiskLockedError",
     "DiskOpenError",
+    "Net",
     "NetlinkError",
     "RequestType",
     "Rng",
     "Status",
+    "Tap",
     "TapError",
     "VirtioDeviceError",
+    "configure_interface",
+    "parse_mac",
 ]
