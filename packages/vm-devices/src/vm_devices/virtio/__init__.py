@@ -12,6 +12,7 @@ from vm_devices.virtio.defs import (
     DeviceType,
 )
 from vm_devices.virtio.device import ActiveQueue, VirtioDevice, VirtioDeviceBase, VirtioInterrupt
+from vm_devices.virtio.devices import Block, Console, Net, Rng, Tap
 from vm_devices.virtio.mmio import (
     MMIO_SIZE,
     MmioVirtioInterrupt,
@@ -34,13 +35,18 @@ __all__ = [
     "VIRTIO_F_RING_PACKED",
     "VIRTIO_F_VERSION_1",
     "ActiveQueue",
+    "Block",
+    "Console",
     "DeviceStatus",
     "DeviceType",
     "EpollWorker",
     "MmioVirtioInterrupt",
+    "Net",
     "NotifyEventFd",
     "PciVirtioInterrupt",
     "QueueNotifyEventFd",
+    "Rng",
+    "Tap",
     "VirtioDevice",
     "VirtioDeviceBase",
     "VirtioInterrupt",

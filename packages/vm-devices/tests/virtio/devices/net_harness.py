@@ -23,8 +23,9 @@ from typing import TypeVar
 from virtio_harness import Guest
 from virtio_queue import MockChain
 from vm_devices.virtio import VIRTIO_F_VERSION_1
-from vm_devices.virtio.devices import Net, Tap, configure_interface
+from vm_devices.virtio.devices import Net, Tap
 from vm_devices.virtio.devices import net_defs as d
+from vm_devices.virtio.devices.netlink import configure_interface
 
 T = TypeVar("T")
 

@@ -31,8 +31,9 @@ from net_harness import (
 from virtio_harness import Guest
 from vm_devices import DeviceConfigError
 from vm_devices.virtio import DeviceType
-from vm_devices.virtio.devices import Net, Tap, TapError, configure_interface, parse_mac
+from vm_devices.virtio.devices import Net, Tap, TapError, parse_mac
 from vm_devices.virtio.devices import net_defs as d
+from vm_devices.virtio.devices.netlink import configure_interface
 
 pytestmark = pytest.mark.skipif(
     not Path("/dev/net/tun").exists(), reason="no /dev/net/tun on this host"

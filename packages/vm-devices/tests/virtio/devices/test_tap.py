@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from net_harness import NetNamespace
-from vm_devices.virtio.devices import NetlinkError, Tap, TapError, configure_interface
+from vm_devices.virtio.devices import NetlinkError, Tap, TapError
+from vm_devices.virtio.devices.netlink import configure_interface
 from vm_devices.virtio.devices.tap import IFF_TAP, TUN_F_CSUM, TUN_F_TSO4
 
 pytestmark = pytest.mark.skipif(

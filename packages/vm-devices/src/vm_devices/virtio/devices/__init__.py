@@ -2,7 +2,8 @@
 
 Each implements :class:`~vm_devices.virtio.device.VirtioDevice` and serves
 its queues in worker threads of its own, straight between guest memory and
-host files, taps and terminals.
+host files, taps and terminals. (A tap's host-side address is set with
+:func:`vm_devices.virtio.devices.netlink.configure_interface`.)
 """
 
 from vm_devices.virtio.devices.block import Block
@@ -18,7 +19,6 @@ from vm_devices.virtio.devices.errors import (
     VirtioDeviceError,
 )
 from vm_devices.virtio.devices.net import Net, parse_mac
-from vm_devices.virtio.devices.netlink import configure_interface
 from vm_devices.virtio.devices.rng import Rng
 from vm_devices.virtio.devices.tap import Tap
 
@@ -37,6 +37,5 @@ __all__ = [
     "Tap",
     "TapError",
     "VirtioDeviceError",
-    "configure_interface",
     "parse_mac",
 ]
