@@ -9,7 +9,7 @@ from vmm.api.http import MAX_BODY, HttpError, HttpRequest, HttpResponse, read_re
 
 
 def _read(data: bytes) -> HttpRequest | None:
-    return read_request(io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    return read_request(io.BufferedReader(io.BytesIO(data)))
 
 
 def _status(data: bytes) -> int:
