@@ -28,3 +28,38 @@ def _restore_root_logger() -> Iterator[None]:
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
+
+
+@pytest.fixture
+def api_socket(tmp_path: Path) -> Iterator[str]:
+    """A real API service on a socket, its control loop in a thread (no VM is booted)."""
+    import threading
+
+    from vmm.api.service import ApiService
+    from vmm.control import Vmm
+
+    path = str(tmp_path / "api.sock")
+    vmm = Vmm()
+    service = ApiService.start(path=path, version="0.1.0")
+    service.attach(vmm.submit)
+    loop = threading.Thread(target=vmm.run, daemon=True)
+    loop.start()
+    yield path
+    if loop.is_alive():
+        vmm.request_shutdown()
+        loop.join(10)
+    service.close()
+
+
+@pytest.fixture
+def vm_json(tmp_path: Path) -> str:
+    """A VmConfig JSON file whose kernel is the tiny counting guest."""
+    import json
+
+    from vmm.testing import write_counter_kernel
+
+    kernel = tmp_path / "counter.elf"
+    write_counter_kernel(kernel)
+    path = tmp_path / "vm.json"
+    path.write_text(json.dumps({"payload": {"kernel": str(kernel)}, "memory": {"size": 64 << 20}}))
+    return str(path)
