@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -261,6 +262,37 @@ def test_every_queue_pair_carries_frames(netns: NetNamespace) -> None:
             frame = experimental_frame(GUEST_MAC, f"pair {pair}".encode() * 8)
             net.send(frame, pair=pair)
             assert host_receives(net.host, f"pair {pair}".encode()) == frame
+        net.post(*[2048] * 16, pair=0)
+        net.post(*[2048] * 16, pair=1)
+        for flow in range(16):  # the tap spreads flows over both queues now
+            net.host.send(
+                udp_frame(GUEST_MAC, net.host_mac, (HOST_IP, 1000 + flow), (GUEST_IP, 9), b"x")
+            )
+        received = [0, 0]
+        deadline = time.monotonic() + 5
+        while sum(received) < 16 and time.monotonic() < deadline:
+            for pair in (0, 1):
+                received[pair] += len(net.guest.queues[2 * pair].driver.collect_used())
+            time.sleep(0.01)
+        assert sum(received) == 16
+        assert min(received) > 0  # 16 flows on one queue: chance 2**-15
+    finally:
+        net.close()
+
+
+def test_multi_queue_tap_steers_to_the_first_pair_until_the_driver_asks(
+    netns: NetNamespace,
+) -> None:
+    net = NetGuest(netns, PLAIN | d.VIRTIO_NET_F_MQ, pairs=2)
+    try:
+        net.post(*[2048] * 16, pair=0)
+        net.post(*[2048] * 16, pair=1)
+        for flow in range(16):  # many flows: a multi-queue tap would spread them
+            net.host.send(
+                udp_frame(GUEST_MAC, net.host_mac, (HOST_IP, 1000 + flow), (GUEST_IP, 9), b"x")
+            )
+        net.receive(pair=0, count=16)
+        net.guest.assert_idle(2)  # pair 1's receive queue
     finally:
         net.close()
 

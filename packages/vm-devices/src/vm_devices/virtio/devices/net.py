@@ -145,6 +145,8 @@ class Net(VirtioDeviceBase):
                 raise ActivationError(self.name, f"no queue {index}")
         header = self.header_size
         self.tap.set_vnet_hdr_size(header)
+        self.tap.set_queues(1)  # multi-queue starts with one pair (5.1.6.5.5)
+        self.active_pairs = 1
         self.tap.set_offloads(d.tap_offloads(self.acked_features))
         guest_gso = self.has_feature(d.GUEST_GSO)
         room = header + (MAX_FRAME if guest_gso else MAX_PLAIN_FRAME)
@@ -192,9 +194,15 @@ class Net(VirtioDeviceBase):
                 self._workers.serve(worker, server)
         self._workers.start()
 
-    def _set_pairs(self, pairs: int) -> None:
-        """The driver uses ``pairs`` queue pairs (every activated queue is still served)."""
+    def _set_pairs(self, pairs: int) -> bool:
+        """The driver uses ``pairs`` queue pairs: the tap steers frames to those."""
+        try:
+            self.tap.set_queues(pairs)
+        except TapError as error:
+            log.warning("%s: %s", self.name, error)
+            return False
         self.active_pairs = pairs
+        return True
 
     def _set_guest_offloads(self, features: int) -> bool:
         try:
@@ -208,6 +216,8 @@ class Net(VirtioDeviceBase):
 
     def reset(self) -> None:
         self._workers.stop()
+        if self.tap.fds:
+            self.tap.set_queues(self.pairs)
         for receiver in self._receivers:
             receiver.release()
         self._receivers.clear()

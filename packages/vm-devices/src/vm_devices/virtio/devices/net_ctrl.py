@@ -30,15 +30,15 @@ _OFFLOADS = struct.Struct("<BBQ")
 
 class ControlQueue:
     """The control queue's chain handler. ``features`` are the negotiated ones;
-    ``set_pairs`` and ``set_offloads`` apply a command (the latter says
-    whether it could)."""
+    ``set_pairs`` and ``set_offloads`` apply a command and say whether they
+    could."""
 
     def __init__(
         self,
         name: str,
         features: int,
         max_pairs: int,
-        set_pairs: Callable[[int], None],
+        set_pairs: Callable[[int], bool],
         set_offloads: Callable[[int], bool],
     ) -> None:
         self.features = features
@@ -73,8 +73,7 @@ class ControlQueue:
             and len(command) == _PAIRS.size
         ):
             pairs = _PAIRS.unpack(command)[2]
-            if 1 <= pairs <= self.max_pairs:
-                self.set_pairs(pairs)
+            if 1 <= pairs <= self.max_pairs and self.set_pairs(pairs):
                 return d.VIRTIO_NET_OK
         elif (
             kind == (d.VIRTIO_NET_CTRL_GUEST_OFFLOADS, d.VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET)

@@ -47,6 +47,9 @@ TUNSETIFF: Final = 0x400454CA
 TUNSETOFFLOAD: Final = 0x400454D0
 TUNGETIFF: Final = 0x800454D2
 TUNSETVNETHDRSZ: Final = 0x400454D8
+TUNSETQUEUE: Final = 0x400454D9
+IFF_ATTACH_QUEUE: Final = 0x0200
+IFF_DETACH_QUEUE: Final = 0x0400
 TUN_F_CSUM: Final = 0x01
 TUN_F_TSO4: Final = 0x02
 TUN_F_TSO6: Final = 0x04
@@ -162,6 +165,19 @@ class Tap:
             fcntl.ioctl(self.fds[0], TUNSETVNETHDRSZ, struct.pack("i", size))
         except OSError as error:
             raise TapError(self.name, f"TUNSETVNETHDRSZ {size}", error.errno or 0) from None
+
+    def set_queues(self, count: int) -> None:
+        """Let the kernel steer frames to the first ``count`` queues only (the
+        pairs the driver uses); the others are detached (``TUNSETQUEUE``)."""
+        if len(self.fds) < 2:
+            return
+        for index, fd in enumerate(self.fds):
+            flag = IFF_ATTACH_QUEUE if index < count else IFF_DETACH_QUEUE
+            try:
+                fcntl.ioctl(fd, TUNSETQUEUE, IFREQ.pack(b"", flag))
+            except OSError as error:
+                if error.errno != errno.EINVAL:  # EINVAL: attached (or detached) already
+                    raise TapError(self.name, f"TUNSETQUEUE {index}", error.errno or 0) from None
 
     def close(self) -> None:
         for fd in self.fds:
