@@ -26,6 +26,7 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT = 10.0  # seconds to send a whole request, or between two on one connection
+LINGER_BYTES = 1 << 20  # read and dropped after an error answer, before closing
 
 
 class ApiSocketError(Exception):
@@ -172,6 +173,12 @@ def _answer_and_close(connection: socket.socket, status: int, message: str) -> N
     with contextlib.suppress(OSError):
         connection.sendall(_error_response(status, message).encode(keep_alive=False))
         connection.shutdown(socket.SHUT_WR)
+        # Lingering close: closing with unread input would reset the connection and
+        # could destroy the answer before the client reads it; drain a bounded amount.
+        connection.settimeout(0.5)
+        drained = 0
+        while drained < LINGER_BYTES and (chunk := connection.recv(65536)):
+            drained += len(chunk)
     connection.close()
 
 
