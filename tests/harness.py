@@ -32,6 +32,11 @@ class Guest:
     bzimage: Path
     initramfs: Path
 
+    def console_cmdline(self, *extra: str) -> str:
+        """The known-good cmdline without `quiet`: the kernel logs its boot on the console."""
+        words = [word for word in GUEST_CMDLINE.split() if word != "quiet"]
+        return " ".join([*words, *extra])
+
     def cmdline(self, script: str | None = None, *extra: str) -> str:
         """The known-good cmdline, plus `guest.cmd64=` running `script` in the guest."""
         parts = [GUEST_CMDLINE, *extra]
@@ -108,6 +113,19 @@ class VmmProcess:
                 if marker in line:
                     return line
 
+    def wait_for_all(self, markers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[str, str]:
+        """For each marker, the first console line (seen so far or later) containing it."""
+        found = {m: line for m in markers for line in reversed(self.lines) if m in line}
+        for marker in markers:
+            if marker not in found:
+                found[marker] = self.wait_for(marker, timeout)
+                for other in markers:  # lines read meanwhile may hold later markers
+                    if other not in found:
+                        hits = [line for line in self.lines if other in line]
+                        if hits:
+                            found[other] = hits[0]
+        return found
+
     def send(self, text: str) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(text.encode())
@@ -128,6 +146,11 @@ class VmmProcess:
             if line:
                 self.lines.append(line)
         return status
+
+    def terminate(self) -> int:
+        """SIGTERM, as a user's Ctrl-C or an orchestrator would stop it; its exit status."""
+        self.process.terminate()
+        return self.wait()
 
     def stderr(self) -> str:
         assert self.process.stderr is not None
