@@ -22,6 +22,7 @@ from vmm.errors import VmmError
 from vmm.legacy import open_serial_output
 from vmm.lifecycle import StopEvent, StopReason
 from vmm.payload import Payload
+from vmm.virtio_devices import device_specs
 from vmm.vm import Vm, VmSpec
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
         hugepages=config.memory.hugepages,
         thp=config.memory.thp,
         serial_enabled=config.serial.mode is not ConsoleOutputMode.OFF,
+        devices=device_specs(config),
     )
 
 

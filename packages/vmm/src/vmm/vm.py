@@ -20,6 +20,7 @@ from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
 from vmm.arch.mptable import mptable_bytes
 from vmm.cpus import create_vcpus
+from vmm.device_manager import DeviceManager, DeviceSpec
 from vmm.errors import VmmError
 from vmm.legacy import LegacyDevices
 from vmm.lifecycle import StopEvent, StopReason, StopSignal
@@ -46,6 +47,7 @@ class VmSpec:
     hugepages: bool = False
     thp: bool = True
     serial_enabled: bool = True
+    devices: tuple[DeviceSpec, ...] = ()
 
 
 class Vm:
@@ -80,6 +82,13 @@ class Vm:
             serial_output=serial_output,
             serial_enabled=spec.serial_enabled,
         )
+        self.devices = DeviceManager(self._vm, self.memory, self.pio_bus, self.mmio_bus)
+        try:
+            for device in spec.devices:
+                self.devices.add(device)
+        except BaseException:
+            self.devices.close()
+            raise
         vcpus = create_vcpus(
             self._vm,
             spec.vcpus,
@@ -114,6 +123,7 @@ class Vm:
             if thread.thread.is_alive():
                 log.warning("vCPU %d did not stop within %.0f s", thread.vcpu.id, VCPU_JOIN_TIMEOUT)
         self.legacy.close()
+        self.devices.close()
         for thread in self._threads:
             if not thread.thread.is_alive():
                 thread.vcpu.close()
@@ -176,11 +186,13 @@ class Vm:
     def counters(self) -> dict[str, dict[str, int]]:
         """Each registered device's counters (CH reports its virtio devices' here)."""
         registry = self.__dict__.get("_device_registry", {})
-        return {
-            device_id: dict(source())
+        counters = self.devices.counters()
+        counters.update(
+            (device_id, dict(source()))
             for device_id, (_, source) in registry.items()
             if source is not None
-        }
+        )
+        return counters
 
     def device_tree(self) -> dict[str, dict[str, object]]:
         """The devices as CH's `DeviceNode`s: id, resources, parent, children, pci_bdf."""
@@ -193,6 +205,7 @@ class Vm:
                     {"LegacyIrq": SERIAL_COM1_IRQ},
                 ],
             )
+        nodes.update(self.devices.device_nodes())
         for device_id, (resources, _) in self.__dict__.get("_device_registry", {}).items():
             nodes[device_id] = _device_node(device_id, resources)
         return nodes

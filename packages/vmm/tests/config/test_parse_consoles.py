@@ -7,10 +7,10 @@ from vmm.config import ConsoleOutputMode, OptionError, VmParams, parse_vm_config
 from vmm.config.parse_consoles import parse_console, parse_debug_console, parse_serial
 
 
-def test_serial_defaults_to_null_and_console_to_off_until_virtio_console() -> None:
+def test_serial_defaults_to_null_and_console_to_tty_as_in_cloud_hypervisor() -> None:
     config = parse_vm_config(VmParams(kernel="k"))
     assert config.serial.mode is ConsoleOutputMode.NULL
-    assert config.console.mode is ConsoleOutputMode.OFF
+    assert config.console.mode is ConsoleOutputMode.TTY
     assert config.debug_console.mode is ConsoleOutputMode.OFF
     assert config.debug_console.iobase == 0xE9
 

@@ -12,7 +12,7 @@ def test_defaults_are_left_out() -> None:
     assert params.rng == "src=/dev/urandom"
     assert (params.serial, params.console, params.debug_console) == (
         "null",
-        "off",
+        "tty",
         "off,iobase=0xe9",
     )
     assert params.disks == ()

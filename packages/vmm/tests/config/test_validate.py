@@ -99,10 +99,16 @@ def test_a_nul_in_the_command_line_is_an_error(elf_kernel: str) -> None:
     assert _error(_config(elf_kernel, cmdline="a\0b")).option == "--cmdline"
 
 
-def test_virtio_console_is_not_available_yet(elf_kernel: str) -> None:
-    error = _error(_config(elf_kernel, console="tty"))
+@pytest.mark.parametrize("mode", ["pty", "socket=/tmp/s"])
+def test_console_pty_and_socket_are_not_available_yet(elf_kernel: str, mode: str) -> None:
+    error = _error(_config(elf_kernel, console=mode))
     assert error.option == "--console"
-    assert "virtio-console is not available yet" in error.message
+    assert "not available yet" in error.message
+
+
+@pytest.mark.parametrize("mode", ["tty", "null", "off"])
+def test_the_virtio_console_modes_validate(elf_kernel: str, mode: str) -> None:
+    validate(_config(elf_kernel, console=mode))
 
 
 @pytest.mark.parametrize("mode", ["pty", "socket=/tmp/s"])

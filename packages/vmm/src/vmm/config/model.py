@@ -88,13 +88,13 @@ class ConsoleOutputMode(enum.Enum):
 
 # What this VMM can run today, in one place (validate.py rejects the rest with
 # a "not available yet" error instead of silently ignoring it). CH's default is
-# `--console tty`; until the virtio-console device exists the default here is
-# `off`. Flip VIRTIO_CONSOLE_AVAILABLE when it lands: the default follows.
-VIRTIO_CONSOLE_AVAILABLE = False
+# `--console tty`: the virtio-console on the terminal.
+VIRTIO_CONSOLE_AVAILABLE = True
 DEFAULT_CONSOLE_MODE = ConsoleOutputMode.TTY if VIRTIO_CONSOLE_AVAILABLE else ConsoleOutputMode.OFF
 SERIAL_MODES_AVAILABLE = frozenset(
     {ConsoleOutputMode.OFF, ConsoleOutputMode.NULL, ConsoleOutputMode.TTY, ConsoleOutputMode.FILE}
 )
+CONSOLE_MODES_AVAILABLE = SERIAL_MODES_AVAILABLE
 DEBUG_CONSOLE_AVAILABLE = False
 
 

@@ -15,6 +15,7 @@ import logging
 
 from vmm.config.errors import ValidationError
 from vmm.config.model import (
+    CONSOLE_MODES_AVAILABLE,
     DEBUG_CONSOLE_AVAILABLE,
     SERIAL_MODES_AVAILABLE,
     VIRTIO_CONSOLE_AVAILABLE,
@@ -104,6 +105,12 @@ def _check_consoles(config: VmConfig) -> None:
             "console",
             f"virtio-console {_NOT_AVAILABLE}: use --console off "
             "(the serial port works: --serial tty)",
+        )
+    if config.console.mode not in CONSOLE_MODES_AVAILABLE:
+        raise ValidationError(
+            "console",
+            f"console mode {config.console.mode.value.lower()} {_NOT_AVAILABLE} "
+            "(use off, null, tty or file=<path>)",
         )
     if config.serial.mode not in SERIAL_MODES_AVAILABLE:
         raise ValidationError(

@@ -1,0 +1,107 @@
+"""From the user's device options to virtio devices: `--disk`, `--net`, `--rng`, `--console`.
+
+Each option becomes a `DeviceSpec` whose builder opens the host side (image
+file, tap, entropy source, console fds) only when the VM is built; the
+`ExitStack` given to it closes what the device itself does not own.
+Device ids follow Cloud Hypervisor's (`_disk0`, `_net1`, `_rng`, `_console`)
+unless the option sets `id=`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+
+from vm_devices.virtio import VirtioDevice
+
+from vmm.config import ConsoleOutputMode, VmConfig
+from vmm.config.devices import DiskConfig, NetConfig
+from vmm.device_manager import DeviceSpec
+from vmm.errors import VmmError
+
+Builder = Callable[[contextlib.ExitStack], VirtioDevice]
+
+
+def device_specs(config: VmConfig) -> tuple[DeviceSpec, ...]:
+    """The virtio devices `config` asks for, in Cloud Hypervisor's order."""
+    specs: list[DeviceSpec] = []
+    for index, disk in enumerate(config.disks or ()):
+        specs.append(DeviceSpec(disk.id or f"_disk{index}", _disk_builder(disk)))
+    for index, net in enumerate(config.net or ()):
+        specs.append(DeviceSpec(net.id or f"_net{index}", _net_builder(net)))
+    if config.rng is not None and config.rng.src:
+        src = config.rng.src
+        specs.append(DeviceSpec(config.rng.id or "_rng", lambda _: _rng(src)))
+    console = config.console
+    if console.mode is not ConsoleOutputMode.OFF:
+        # A terminal's input goes to one console: the serial port's when it is on the tty.
+        stdin = config.serial.mode is not ConsoleOutputMode.TTY
+        build = _console_builder(console.mode, console.file, take_stdin=stdin)
+        specs.append(DeviceSpec(console.id or "_console", build))
+    return tuple(specs)
+
+
+def _disk_builder(disk: DiskConfig) -> Builder:
+    if disk.path is None:
+        raise VmmError("--disk: path is required (vhost-user disks are not supported)")
+    path = disk.path
+
+    def build(_: contextlib.ExitStack) -> VirtioDevice:
+        from vm_devices.virtio.devices import Block
+
+        return Block(
+            path,
+            readonly=disk.readonly,
+            direct=disk.direct,
+            num_queues=disk.num_queues,
+            queue_size=disk.queue_size,
+            serial=disk.serial,
+        )
+
+    return build
+
+
+def _net_builder(net: NetConfig) -> Builder:
+    def build(_: contextlib.ExitStack) -> VirtioDevice:
+        from vm_devices.virtio.devices import Net, Tap
+        from vm_devices.virtio.devices.netlink import configure_interface
+
+        pairs = max(net.num_queues // 2, 1)
+        if net.fds:
+            tap = Tap.from_fds([int(fd) for fd in net.fds])
+        else:
+            tap = Tap.create(net.tap, queue_pairs=pairs)
+            if net.ip is not None or net.tap is None:
+                configure_interface(tap.name, net.ip, net.mask)
+        return Net(tap, mac=net.mac, queue_size=net.queue_size)
+
+    return build
+
+
+def _rng(src: str) -> VirtioDevice:
+    from vm_devices.virtio.devices import Rng
+
+    return Rng(src)
+
+
+def _console_builder(mode: ConsoleOutputMode, path: str | None, *, take_stdin: bool) -> Builder:
+    def build(cleanup: contextlib.ExitStack) -> VirtioDevice:
+        from vm_devices.virtio.devices import Console
+
+        input_fd: int | None = None
+        match mode:
+            case ConsoleOutputMode.TTY:
+                output = os.dup(1)
+                if take_stdin and os.isatty(0):
+                    input_fd = os.dup(0)
+                    cleanup.callback(os.close, input_fd)
+            case ConsoleOutputMode.FILE:
+                assert path is not None
+                output = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            case _:
+                output = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        cleanup.callback(os.close, output)
+        return Console(output, input_fd)
+
+    return build
