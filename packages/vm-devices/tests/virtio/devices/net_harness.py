@@ -184,7 +184,14 @@ class NetGuest:
     """A guest with one queue pair (and the control queue) on tap ``vnet0``,
     and a packet socket on the host end."""
 
-    def __init__(self, netns: NetNamespace, features: int = PLAIN, *, pairs: int = 1) -> None:
+    def __init__(
+        self,
+        netns: NetNamespace,
+        features: int = PLAIN,
+        *,
+        pairs: int = 1,
+        event_idx: bool = False,
+    ) -> None:
         self.netns = netns
         tap = netns.run(Tap.create, "vnet0", queue_pairs=pairs)
         netns.disable_ipv6("vnet0")
@@ -193,7 +200,13 @@ class NetGuest:
         self.device = Net(tap, mac=GUEST_MAC)
         mq = features & d.VIRTIO_NET_F_MQ
         count = (2 * pairs if mq else 2) + (1 if features & d.VIRTIO_NET_F_CTRL_VQ else 0)
-        self.guest = Guest(self.device, queue_count=count, features=features)
+        self.guest = Guest(
+            self.device,
+            queue_count=count,
+            features=features,
+            event_idx=event_idx,
+            kick_when_needed=event_idx,
+        )
         self.host = netns.packet_socket("vnet0")
         self.posted: dict[int, MockChain] = {}
         self.guest.activate()

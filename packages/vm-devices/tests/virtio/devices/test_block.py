@@ -246,6 +246,19 @@ def test_event_idx_interrupts_only_past_used_event(image: Path) -> None:
         guest.device.shutdown()
 
 
+def test_driver_kicking_only_when_asked_gets_every_request_served(image: Path) -> None:
+    guest = Guest(Block(image), event_idx=True, kick_when_needed=True)
+    guest.activate()
+    try:
+        chains = [submit(guest, RequestType.IN, i, read=512) for i in range(40)]
+        used = guest.wait_used(0, 40)
+        assert sorted(u.id for u in used) == sorted(c.head for c in chains)
+        assert {status(guest, c) for c in chains} == {Status.OK}
+    finally:
+        guest.close()
+        guest.device.shutdown()
+
+
 def test_queues_serve_requests_independently(image: Path) -> None:
     guest = Guest(Block(image, num_queues=2))
     guest.activate()

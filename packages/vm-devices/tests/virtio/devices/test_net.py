@@ -31,7 +31,7 @@ from net_harness import (
 )
 from virtio_harness import Guest
 from vm_devices import DeviceConfigError
-from vm_devices.virtio import DeviceType
+from vm_devices.virtio import VIRTIO_F_RING_EVENT_IDX, DeviceType
 from vm_devices.virtio.devices import Net, Tap, TapError, parse_mac
 from vm_devices.virtio.devices import net_defs as d
 from vm_devices.virtio.devices.netlink import configure_interface
@@ -123,6 +123,26 @@ def test_host_frame_waits_for_guest_buffers(net: NetGuest) -> None:
     net.guest.assert_idle(0)
     net.post(2048)
     assert net.receive_frame()[1] == frame
+
+
+def test_event_idx_driver_kicking_only_when_asked_gets_every_frame(netns: NetNamespace) -> None:
+    net = NetGuest(netns, PLAIN | VIRTIO_F_RING_EVENT_IDX, event_idx=True)
+    try:
+        frames = [experimental_frame(net.host_mac, bytes([i]) * 60, GUEST_MAC) for i in range(40)]
+        for frame in frames[:20]:  # they wait: no buffers yet
+            net.host.send(frame)
+        received = []
+        for _ in range(2):  # buffers come in batches, each kicked only if the device asks
+            net.post(*[2048] * 10)
+            received += net.receive(count=10)
+        net.post(*[2048] * 20)  # buffers ahead of the frames now
+        for frame in frames[20:]:
+            net.host.send(frame)
+        received += net.receive(count=20)
+        assert [data[12:] for data in received] == frames
+        assert net.guest.queues[0].kicks < 40  # the device did not want every buffer kicked
+    finally:
+        net.close()
 
 
 def test_frames_arrive_in_order(net: NetGuest) -> None:

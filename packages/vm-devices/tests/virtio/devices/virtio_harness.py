@@ -69,8 +69,13 @@ class GuestQueue:
     driver: MockSplitQueue
     active: ActiveQueue
     used: list[UsedElement] = field(default_factory=list)
+    kick_when_needed: bool = False  # as Linux does: only when the device asks for kicks
+    kicks: int = 0
 
     def kick(self) -> None:
+        if self.kick_when_needed and not self.driver.kick_needed():
+            return
+        self.kicks += 1
         os.eventfd_write(self.active.eventfd, 1)
 
     def submit(
@@ -95,6 +100,7 @@ class Guest(Generic[D]):
         queue_count: int | None = None,
         event_idx: bool = False,
         features: int | None = None,
+        kick_when_needed: bool = False,
     ) -> None:
         count = len(device.queue_max_sizes) if queue_count is None else queue_count
         self.device = device
@@ -106,7 +112,7 @@ class Guest(Generic[D]):
             driver = MockSplitQueue(self.memory, size, index * REGION_STRIDE, event_idx=event_idx)
             eventfd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
             active = ActiveQueue(index, driver.create_queue(device.queue_max_sizes[index]), eventfd)
-            self.queues.append(GuestQueue(index, driver, active))
+            self.queues.append(GuestQueue(index, driver, active, kick_when_needed=kick_when_needed))
         device.ack_features(device.device_features if features is None else features)
 
     def activate(self) -> None:

@@ -30,6 +30,8 @@ __all__ = ["Fill", "ReceiveQueue"]
 
 log = logging.getLogger(__name__)
 
+FILL_BUDGET = 64  # fills per readiness: a flood of input must not starve the other queues
+
 
 class Fill(enum.Enum):
     """What one ``fill`` step did."""
@@ -68,8 +70,9 @@ class ReceiveQueue:
 
     def attach_source(self, fd: int, fill: Callable[[], Fill], *, batch: bool = True) -> None:
         """Fill the queue from ``fd`` with ``fill``. ``batch``: call ``fill``
-        until the source is empty (a non-blocking fd); otherwise once per
-        readiness (a blocking fd must not be read twice)."""
+        until the source is empty (a non-blocking fd), up to
+        :data:`FILL_BUDGET` times; otherwise once per readiness (a blocking
+        fd must not be read twice)."""
         self._source = fd
         self._fill = fill
         self._batch = batch
@@ -110,13 +113,15 @@ class ReceiveQueue:
     def on_readable(self) -> None:
         fill = self._fill
         assert fill is not None
+        budget = FILL_BUDGET if self._batch else 1
         try:
             while self._source is not None:
                 status = fill()
                 if status is Fill.DELIVERED:
-                    if self._batch:
+                    budget -= 1
+                    if budget:
                         continue
-                    break
+                    break  # the other fds of the worker get their turn; epoll calls again
                 if status is Fill.SOURCE_EMPTY:
                     break
                 if not self.queue.enable_notification(self.memory):
