@@ -68,7 +68,8 @@ class Vmm:
         return info
 
     def events(self) -> list[tuple[str, str]]:
-        text = self.events_path.read_text().strip()
+        # vmm.ping answers while the VMM still loads: the file may not be there yet.
+        text = self.events_path.read_text().strip() if self.events_path.exists() else ""
         return [(e["source"], e["event"]) for e in map(json.loads, text.split("\n\n")) if text]
 
     def counts(self) -> list[int]:

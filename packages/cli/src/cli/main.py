@@ -26,6 +26,8 @@ from cli.args import Arguments, UsageError, parse_args
 
 if TYPE_CHECKING:
     from dataclasses import dataclass
+
+    from vmm.api.service import ApiService
 else:
     from vmm.config.record import dataclass
 
@@ -123,8 +125,12 @@ def _warn_unavailable(args: Arguments, options: VmmOptions) -> None:
         log.warning("--landlock: Landlock is not implemented yet")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `cloud-hypervisor` with `argv` (default: sys.argv[1:]); returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, early_api: ApiService | None = None) -> int:
+    """Run `cloud-hypervisor` with `argv` (default: sys.argv[1:]); returns the exit status.
+
+    `early_api` is an API service `cli.launch` started before this module was
+    imported; it is used when `--api-socket` names the same socket.
+    """
     stdout, stderr = sys.stdout, sys.stderr
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments:
@@ -145,10 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.flag("version"):
         stdout.write(f"{PROG} v{__version__}\n")
         return 0
-    return _run(args, stderr)
+    return _run(args, stderr, early_api)
 
 
-def _run(args: Arguments, stderr: TextIO) -> int:
+def _run(args: Arguments, stderr: TextIO, early_api: ApiService | None = None) -> int:
     try:
         options = build_vmm_options(args)
     except ConfigError as error:
@@ -165,12 +171,14 @@ def _run(args: Arguments, stderr: TextIO) -> int:
         _error(stderr, f"--log-format: {error}")
         return 1
     try:
-        return _boot(args, options, stderr)
+        return _boot(args, options, stderr, early_api)
     finally:
         undo_logging()
 
 
-def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
+def _boot(
+    args: Arguments, options: VmmOptions, stderr: TextIO, early_api: ApiService | None
+) -> int:
     if args.one("restore") is not None:
         _error(stderr, str(OptionError("--restore", "restoring a snapshot is not available yet")))
         return 1
@@ -187,7 +195,7 @@ def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
     _warn_unavailable(args, options)
     log.info("%s v%s starting", PROG, __version__)
     if options.api_socket is not None or options.event_monitor is not None or options.no_shutdown:
-        return _serve(config, options, stderr)
+        return _serve(config, options, stderr, early_api)
     assert config is not None
     try:
         from vmm.runner import run_vm  # type: ignore[import-not-found,unused-ignore]
@@ -208,14 +216,17 @@ def _boot(args: Arguments, options: VmmOptions, stderr: TextIO) -> int:
     return status
 
 
-def _serve(config: VmConfig | None, options: VmmOptions, stderr: TextIO) -> int:
+def _serve(
+    config: VmConfig | None, options: VmmOptions, stderr: TextIO, early: ApiService | None
+) -> int:
     """The VMM with its control loop: API socket, event monitor, reboot on guest reset."""
     from vmm.api.server import ApiSocketError
     from vmm.api.service import ApiService
-    from vmm.runner import run_vmm
 
-    api = None
-    if options.api_socket is not None:
+    api = early if early is not None and early.serves(options.api_socket) else None
+    if early is not None and api is None:
+        early.close()  # listening on something else than the option finally says
+    if options.api_socket is not None and api is None:
         try:
             api = ApiService.start(
                 path=options.api_socket.path, fd=options.api_socket.fd, version=__version__
@@ -224,6 +235,8 @@ def _serve(config: VmConfig | None, options: VmmOptions, stderr: TextIO) -> int:
             _error(stderr, f"--api-socket: {error}")
             return 1
     try:
+        from vmm.runner import run_vmm  # slow (KVM, devices): imported while ping answers
+
         status = run_vmm(
             config, api=api, event_monitor=options.event_monitor, no_shutdown=options.no_shutdown
         )
@@ -235,6 +248,9 @@ def _serve(config: VmConfig | None, options: VmmOptions, stderr: TextIO) -> int:
         log.debug("VMM failure", exc_info=True)
         _error(stderr, str(error) or type(error).__name__)
         return 1
+    finally:
+        if api is not None:
+            api.close()
     if status == 0:
         log.info("Cloud Hypervisor exited successfully")
     return status

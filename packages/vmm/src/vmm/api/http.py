@@ -10,7 +10,10 @@ after it the connection is closed, since the stream position is unknown.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+# Not `typing.TYPE_CHECKING`: importing typing costs tens of ms before the socket listens.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = [
     "MAX_BODY",

@@ -11,16 +11,19 @@ the control loop only ever sees valid, typed requests.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from vmm.api.http import HttpRequest, HttpResponse
 
+# Not `typing.TYPE_CHECKING`: importing typing costs tens of ms before the socket listens.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vmm.api.actions import Action, ControlError
+
+    Submit = Callable[[Action, object], object]
 
 __all__ = ["API_ROOT", "BODY_SCHEMAS", "ROUTES", "Router", "status_for"]
 
@@ -89,8 +92,6 @@ BODY_SCHEMAS: dict[str, tuple[str, str]] = {
     },
 }
 
-Submit = Callable[["Action", object], object]
-
 
 class _BodyError(Exception):
     def __init__(self, messages: list[str]) -> None:
@@ -106,14 +107,11 @@ class Router:
     """
 
     def __init__(self, *, version: str, features: tuple[str, ...] = ("kvm",)) -> None:
-        self._ping = json.dumps(
-            {
-                "build_version": f"v{version}",
-                "version": version,
-                "pid": os.getpid(),
-                "features": list(features),
-            },
-            separators=(",", ":"),
+        # Written by hand: json (and the re module it needs) loads after the socket listens.
+        names = ",".join(f'"{_plain(name)}"' for name in features)
+        self._ping = (
+            f'{{"build_version":"v{_plain(version)}","version":"{_plain(version)}",'
+            f'"pid":{os.getpid()},"features":[{names}]}}'
         ).encode()
         self._submit: Submit | None = None
         self._attached = threading.Event()
@@ -144,6 +142,8 @@ class Router:
         return self._call(endpoint, body)
 
     def _call(self, endpoint: str, body: object) -> HttpResponse:
+        import json
+
         from vmm.api.actions import Action, ControlError
 
         self._attached.wait()
@@ -170,12 +170,21 @@ def status_for(error: ControlError) -> int:
     return 500
 
 
+def _plain(text: str) -> str:
+    if not all(c.isalnum() or c in ".-_+~" for c in text):
+        raise ValueError(f"{text!r} is not a plain version or feature name")
+    return text
+
+
 def _error(status: int, messages: list[str]) -> HttpResponse:
+    import json
+
     return HttpResponse(status, json.dumps(messages).encode())
 
 
 def _decode(endpoint: str, schema: str, raw: bytes) -> object:
     import importlib
+    import json
 
     from vmm.config import ConfigError, ValidationError, validate
 

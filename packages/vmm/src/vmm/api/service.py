@@ -9,8 +9,13 @@ service.close()
 
 from __future__ import annotations
 
-from vmm.api.routes import Router, Submit
+from vmm.api.routes import Router
 from vmm.api.server import ApiServer
+
+# Not `typing.TYPE_CHECKING`: importing typing costs tens of ms before the socket listens.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vmm.api.routes import Submit
 
 __all__ = ["ApiService"]
 
@@ -18,9 +23,13 @@ __all__ = ["ApiService"]
 class ApiService:
     """A listening `ApiServer` whose `Router` answers vmm.ping at once."""
 
-    def __init__(self, server: ApiServer, router: Router) -> None:
+    def __init__(
+        self, server: ApiServer, router: Router, *, path: str | None = None, fd: int | None = None
+    ) -> None:
         self.server = server
         self.router = router
+        self.path = path
+        self.fd = fd
 
     @classmethod
     def start(cls, *, path: str | None = None, fd: int | None = None, version: str) -> ApiService:
@@ -33,7 +42,11 @@ class ApiService:
         else:
             raise ValueError("the API socket needs a path or an fd")
         server.start()
-        return cls(server, router)
+        return cls(server, router, path=path if fd is None else None, fd=fd)
+
+    def serves(self, config: object) -> bool:
+        """Whether this service is the one `config` (an ApiSocketConfig) asks for."""
+        return (getattr(config, "path", None), getattr(config, "fd", None)) == (self.path, self.fd)
 
     def attach(self, submit: Submit) -> None:
         self.router.attach(submit)
