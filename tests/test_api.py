@@ -69,8 +69,9 @@ class Vmm:
 
     def events(self) -> list[tuple[str, str]]:
         # vmm.ping answers while the VMM still loads: the file may not be there yet.
-        text = self.events_path.read_text().strip() if self.events_path.exists() else ""
-        return [(e["source"], e["event"]) for e in map(json.loads, text.split("\n\n")) if text]
+        text = self.events_path.read_text() if self.events_path.exists() else ""
+        complete = text.split("\n\n")[:-1]  # the last part may still be being written
+        return [(e["source"], e["event"]) for e in map(json.loads, complete)]
 
     def counts(self) -> list[int]:
         return [int(line, 16) for line in self.serial.read_text().split("\n")[:-1]]
