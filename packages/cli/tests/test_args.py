@@ -25,7 +25,7 @@ def test_defaults_are_chs() -> None:
     assert args.one("cpus") == "boot=1,max_phys_bits=46"
     assert args.one("memory") == "size=512M"
     assert args.one("serial") == "null"
-    assert args.one("console") == "off"
+    assert args.one("console") == "tty"
     assert args.one("rng") == "src=/dev/urandom"
     assert args.one("seccomp") == "true"
 

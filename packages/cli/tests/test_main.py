@@ -122,11 +122,9 @@ def test_bad_option_values_are_one_line_errors_naming_the_option(
     assert _one_line_error(capsys, "--kernel", kernel, *argv).startswith(expected)
 
 
-def test_console_other_than_off_is_not_available_yet(
-    capsys: pytest.CaptureFixture[str], kernel: str
-) -> None:
-    message = _one_line_error(capsys, "--kernel", kernel, "--console", "tty")
-    assert message.startswith("--console: virtio-console is not available yet")
+def test_console_pty_is_not_available_yet(capsys: pytest.CaptureFixture[str], kernel: str) -> None:
+    message = _one_line_error(capsys, "--kernel", kernel, "--console", "pty")
+    assert message.startswith("--console: console mode pty is not available yet")
 
 
 def test_restore_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +168,7 @@ def test_build_config_matches_chs_defaults(kernel: str) -> None:
     config = build_config(parse_args(["--kernel", kernel]))
     assert (config.cpus.boot_vcpus, config.memory.size) == (1, 512 << 20)
     assert config.serial.mode is ConsoleOutputMode.NULL
-    assert config.console.mode is ConsoleOutputMode.OFF
+    assert config.console.mode is ConsoleOutputMode.TTY
     assert config.rng.src == "/dev/urandom"
 
 

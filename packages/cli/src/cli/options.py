@@ -94,7 +94,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _opt("cmdline", Arity.ONE, Group.VM, "Kernel command line"),
     _opt("console", Arity.ONE, Group.VM,
          'Control (virtio) console: "off|null|pty|tty|file=<path>,iommu=on|off,'
-         f'{_PCI}". Only off is available until virtio-console lands',
+         f'{_PCI}"',
          default=DEFAULT_CONSOLE_MODE.value.lower()),
     _opt("cpus", Arity.ONE, Group.VM,
          "boot=<boot_vcpus>,max=<max_vcpus>,"
