@@ -31,7 +31,8 @@ from vm_devices.pci import (
     PciConfigMmio,
     PciDevice,
 )
-from vm_devices.virtio import VirtioDevice, VirtioPciDevice
+from vm_devices.virtio.device import VirtioDevice
+from vm_devices.virtio.pci import VirtioPciDevice
 from vm_memory import GuestMemoryMmap
 
 from vmm.arch import layout

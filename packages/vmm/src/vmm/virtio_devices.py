@@ -13,7 +13,7 @@ import contextlib
 import os
 from collections.abc import Callable
 
-from vm_devices.virtio import VirtioDevice
+from vm_devices.virtio.device import VirtioDevice
 
 from vmm.config import ConsoleOutputMode, VmConfig
 from vmm.config.devices import DiskConfig, NetConfig
@@ -48,7 +48,7 @@ def _disk_builder(disk: DiskConfig) -> Builder:
     path = disk.path
 
     def build(_: contextlib.ExitStack) -> VirtioDevice:
-        from vm_devices.virtio.devices import Block
+        from vm_devices.virtio.devices.block import Block
 
         return Block(
             path,
@@ -64,8 +64,9 @@ def _disk_builder(disk: DiskConfig) -> Builder:
 
 def _net_builder(net: NetConfig) -> Builder:
     def build(_: contextlib.ExitStack) -> VirtioDevice:
-        from vm_devices.virtio.devices import Net, Tap
+        from vm_devices.virtio.devices.net import Net
         from vm_devices.virtio.devices.netlink import configure_interface
+        from vm_devices.virtio.devices.tap import Tap
 
         pairs = max(net.num_queues // 2, 1)
         if net.fds:
@@ -80,14 +81,14 @@ def _net_builder(net: NetConfig) -> Builder:
 
 
 def _rng(src: str) -> VirtioDevice:
-    from vm_devices.virtio.devices import Rng
+    from vm_devices.virtio.devices.rng import Rng
 
     return Rng(src)
 
 
 def _console_builder(mode: ConsoleOutputMode, path: str | None, *, take_stdin: bool) -> Builder:
     def build(cleanup: contextlib.ExitStack) -> VirtioDevice:
-        from vm_devices.virtio.devices import Console
+        from vm_devices.virtio.devices.console import Console
 
         input_fd: int | None = None
         match mode:

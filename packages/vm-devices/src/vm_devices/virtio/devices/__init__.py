@@ -6,21 +6,60 @@ host files, taps and terminals. (A tap's host-side address is set with
 :func:`vm_devices.virtio.devices.netlink.configure_interface`.)
 """
 
-from vm_devices.virtio.devices.block import Block
-from vm_devices.virtio.devices.block_request import RequestType, Status
-from vm_devices.virtio.devices.console import Console
-from vm_devices.virtio.devices.disk import DiskImage
-from vm_devices.virtio.devices.errors import (
-    ActivationError,
-    DiskLockedError,
-    DiskOpenError,
-    NetlinkError,
-    TapError,
-    VirtioDeviceError,
-)
-from vm_devices.virtio.devices.net import Net, parse_mac
-from vm_devices.virtio.devices.rng import Rng
-from vm_devices.virtio.devices.tap import Tap
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vm_devices.virtio.devices.block import Block
+    from vm_devices.virtio.devices.block_request import RequestType, Status
+    from vm_devices.virtio.devices.console import Console
+    from vm_devices.virtio.devices.disk import DiskImage
+    from vm_devices.virtio.devices.errors import (
+        ActivationError,
+        DiskLockedError,
+        DiskOpenError,
+        NetlinkError,
+        TapError,
+        VirtioDeviceError,
+    )
+    from vm_devices.virtio.devices.net import Net, parse_mac
+    from vm_devices.virtio.devices.rng import Rng
+    from vm_devices.virtio.devices.tap import Tap
+
+# Loaded on first use (PEP 562): a VMM imports only the devices it builds.
+_LAZY = {
+    "ActivationError": "vm_devices.virtio.devices.errors",
+    "Block": "vm_devices.virtio.devices.block",
+    "Console": "vm_devices.virtio.devices.console",
+    "DiskImage": "vm_devices.virtio.devices.disk",
+    "DiskLockedError": "vm_devices.virtio.devices.errors",
+    "DiskOpenError": "vm_devices.virtio.devices.errors",
+    "Net": "vm_devices.virtio.devices.net",
+    "NetlinkError": "vm_devices.virtio.devices.errors",
+    "RequestType": "vm_devices.virtio.devices.block_request",
+    "Rng": "vm_devices.virtio.devices.rng",
+    "Status": "vm_devices.virtio.devices.block_request",
+    "Tap": "vm_devices.virtio.devices.tap",
+    "TapError": "vm_devices.virtio.devices.errors",
+    "VirtioDeviceError": "vm_devices.virtio.devices.errors",
+    "parse_mac": "vm_devices.virtio.devices.net",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ActivationError",
