@@ -19,7 +19,14 @@ from __future__ import annotations
 import os
 import struct
 
-__all__ = ["COUNTER_ADDRESS", "LOAD_ADDRESS", "counter_kernel", "write_counter_kernel"]
+__all__ = [
+    "COUNTER_ADDRESS",
+    "LOAD_ADDRESS",
+    "counter_kernel",
+    "echo_kernel",
+    "pvh_kernel",
+    "write_counter_kernel",
+]
 
 LOAD_ADDRESS = 0x10_0000  # 1 MiB, where PVH kernels load
 COUNTER_ADDRESS = 0x10_1000
@@ -65,20 +72,55 @@ def _code(delay: int, reset_after: int) -> bytes:
 
 
 def counter_kernel(*, delay: int = 200_000, reset_after: int | None = None) -> bytes:
-    """The ELF image: one PT_NOTE (the PVH entry) and one PT_LOAD at LOAD_ADDRESS."""
+    """The ELF image of the counting guest."""
     if not 1 <= delay < 1 << 32:
         raise ValueError(f"delay {delay} must be 1 to 2**32-1 iterations")
     limit = NEVER if reset_after is None else reset_after
     if not 1 <= limit <= NEVER:
         raise ValueError(f"reset_after {reset_after} must be 1 to 2**32-1")
-    code = _code(delay, limit)
+    return pvh_kernel(_code(delay, limit))
+
+
+def echo_kernel() -> bytes:
+    """A guest that echoes what arrives on COM1 back to it and resets on a `q`.
+
+    It polls the line status register for received data (the interrupt path
+    is Linux's business), so it shows that input typed on the serial console
+    reaches the guest, and that a guest reset ends the VMM.
+    """
+    return pvh_kernel(
+        b"".join(
+            [
+                b"\x66\xba\xfd\x03",  # wait: mov dx, 0x3fd        ; LSR
+                b"\xec",  #                    in al, dx
+                b"\xa8\x01",  #                test al, 1            ; data ready
+                b"\x74\xf7",  #                jz wait
+                b"\x66\xba\xf8\x03",  #      mov dx, 0x3f8        ; RBR / THR
+                b"\xec",  #                    in al, dx
+                b"\xee",  #                    out dx, al
+                b"\x3c\x71",  #                cmp al, 'q'
+                b"\x75\xed",  #                jne wait
+                b"\xb0\xfe",  #                mov al, 0xfe          ; i8042: pulse reset
+                b"\xe6\x64",  #                out 0x64, al
+                b"\xeb\xfe",  #            1:  jmp 1b
+            ]
+        )
+    )
+
+
+def pvh_kernel(code: bytes) -> bytes:
+    """An ELF image whose PVH entry runs `code` (32-bit, flat) loaded at LOAD_ADDRESS.
+
+    One PT_NOTE (XEN_ELFNOTE_PHYS32_ENTRY) and one PT_LOAD, whose memory
+    reaches past COUNTER_ADDRESS (zero-filled) for the guest's data.
+    """
     name = b"Xen\0"
     note = struct.pack("<III", len(name), 4, _XEN_ELFNOTE_PHYS32_ENTRY) + name
     note += struct.pack("<I", LOAD_ADDRESS)
     headers_end = _EHDR.size + 2 * _PHDR.size
     note_offset = headers_end
     code_offset = 0x1000
-    memsz = COUNTER_ADDRESS - LOAD_ADDRESS + 0x1000  # the counter's page is zero-filled
+    memsz = max(COUNTER_ADDRESS - LOAD_ADDRESS + 0x1000, len(code))
     phdrs = _PHDR.pack(4, 4, note_offset, 0, 0, len(note), len(note), 4) + _PHDR.pack(
         1, 7, code_offset, LOAD_ADDRESS, LOAD_ADDRESS, len(code), memsz, 0x1000
     )
