@@ -114,11 +114,13 @@ class VmmProcess:
                     return line
 
     def wait_for_all(self, markers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[str, str]:
-        """For each marker, the first console line (seen so far or later) containing it."""
+        """For each marker, the first console line (seen so far or later) containing it,
+        all within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         found = {m: line for m in markers for line in reversed(self.lines) if m in line}
         for marker in markers:
             if marker not in found:
-                found[marker] = self.wait_for(marker, timeout)
+                found[marker] = self.wait_for(marker, max(deadline - time.monotonic(), 0.01))
                 for other in markers:  # lines read meanwhile may hold later markers
                     if other not in found:
                         hits = [line for line in self.lines if other in line]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import struct
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,12 +56,8 @@ def _vmm_args(guest: Guest) -> list[str]:
     ]
 
 
-# Started by tests/conftest.py as soon as collection ends (see there).
-BOOTS = {"pvh-virtio": _vmm_args}
-
-
-def test_kernel_drives_virtio_pci_devices(boot: Callable[[str], VmmProcess]) -> None:
-    process = boot("pvh-virtio")
+def test_kernel_drives_virtio_pci_devices(vmm: type[VmmProcess], guest: Guest) -> None:
+    process = vmm(_vmm_args(guest))
     lines = process.wait_for_all(
         [
             "Unpacking initramfs",
