@@ -61,11 +61,19 @@ def typecheck(session: nox.Session) -> None:
     session.install("mypy", "nox")
     for name in PACKAGES:
         folder = ROOT / "packages" / name
-        parts = (folder / "src", folder / "tests", folder / "benches")
-        targets = [str(p) for p in parts if p.exists()]
-        session.run("mypy", *targets)
+        parts = (folder / "src", folder / "benches")
+        session.run("mypy", *[str(p) for p in parts if p.exists()])
+        # One run per test folder: each may have its own conftest.py, and mypy
+        # refuses two top-level modules of one name in one run.
+        for files in _test_folders(folder / "tests"):
+            session.run("mypy", *files)
     if (ROOT / "tests").exists():
         session.run("mypy", "tests", "noxfile.py")
+
+
+def _test_folders(tests: Path) -> list[list[str]]:
+    folders = sorted({path.parent for path in tests.rglob("*.py")})
+    return [[str(path) for path in sorted(folder.glob("*.py"))] for folder in folders]
 
 
 @nox.session(python=PYTHON)
