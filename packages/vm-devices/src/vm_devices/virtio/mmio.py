@@ -121,7 +121,7 @@ class VirtioMmioDevice:
     def read(self, base: int, offset: int, data: memoryview) -> None:
         size = len(data)
         if offset >= MMIO_CONFIG_OFFSET:
-            self._device_config(offset - MMIO_CONFIG_OFFSET, data, None)
+            self.transport.read_device_config(offset - MMIO_CONFIG_OFFSET, data)
             return
         value = 0
         if size == 4 and not offset & 3:
@@ -131,7 +131,7 @@ class VirtioMmioDevice:
 
     def write(self, base: int, offset: int, data: memoryview | bytes) -> None:
         if offset >= MMIO_CONFIG_OFFSET:
-            self._device_config(offset - MMIO_CONFIG_OFFSET, None, data)
+            self.transport.write_device_config(offset - MMIO_CONFIG_OFFSET, data)
             return
         if len(data) != 4 or offset & 3:
             return
@@ -200,19 +200,6 @@ class VirtioMmioDevice:
         elif offset in _QUEUE_ADDRESSES:
             area, half = _QUEUE_ADDRESSES[offset]
             transport.set_queue_address(area, None if half else value, value if half else None)
-
-    def _device_config(
-        self, offset: int, read: memoryview | None, write: memoryview | bytes | None
-    ) -> None:
-        try:
-            if read is not None:
-                self.device.read_config(offset, read)
-            elif write is not None:
-                self.device.write_config(offset, write)
-        except Exception:  # a device bug must not kill the vCPU thread
-            log.exception("virtio-mmio: device configuration access at %#x failed", offset)
-            if read is not None:
-                read[:] = bytes(len(read))
 
 
 class MmioVirtioInterrupt:

@@ -234,7 +234,7 @@ class VirtioPciDevice:
                 isr, self._isr = self._isr, 0
             data[:] = isr.to_bytes(size, "little")
         elif DEVICE_CFG_OFFSET <= offset < DEVICE_CFG_OFFSET + DEVICE_CFG_SIZE:
-            self._device_config(offset - DEVICE_CFG_OFFSET, data, None)
+            self.transport.read_device_config(offset - DEVICE_CFG_OFFSET, data)
         elif MSIX_TABLE_OFFSET <= offset < MSIX_PBA_OFFSET:
             self.msix.read_table(offset - MSIX_TABLE_OFFSET, data)
         elif offset >= MSIX_PBA_OFFSET:
@@ -258,22 +258,9 @@ class VirtioPciDevice:
                 except OSError:  # a full counter: the kick is pending already
                     pass
         elif DEVICE_CFG_OFFSET <= offset < DEVICE_CFG_OFFSET + DEVICE_CFG_SIZE:
-            self._device_config(offset - DEVICE_CFG_OFFSET, None, data)
+            self.transport.write_device_config(offset - DEVICE_CFG_OFFSET, data)
         elif MSIX_TABLE_OFFSET <= offset < MSIX_PBA_OFFSET:
             self.msix.write_table(offset - MSIX_TABLE_OFFSET, data)
-
-    def _device_config(
-        self, offset: int, read: memoryview | None, write: memoryview | bytes | None
-    ) -> None:
-        try:
-            if read is not None:
-                self.device.read_config(offset, read)
-            elif write is not None:
-                self.device.write_config(offset, write)
-        except Exception:  # a device bug must not kill the vCPU thread
-            log.exception("virtio-pci: device configuration access at %#x failed", offset)
-            if read is not None:
-                read[:] = bytes(len(read))
 
     def _raise_isr(self, bits: int) -> None:
         with self._isr_lock:

@@ -94,6 +94,21 @@ class VirtioTransport:
             for size, fd in zip(self.max_sizes, self.eventfds, strict=True)
         ]
 
+    def read_device_config(self, offset: int, data: memoryview) -> None:
+        """The driver reads the device configuration space; a device bug reads as zeros."""
+        try:
+            self.device.read_config(offset, data)
+        except Exception:  # a device bug must not kill the vCPU thread
+            log.exception("device configuration read at %#x failed", offset)
+            data[:] = bytes(len(data))
+
+    def write_device_config(self, offset: int, data: memoryview | bytes) -> None:
+        """The driver writes the device configuration space; a device bug is logged."""
+        try:
+            self.device.write_config(offset, data)
+        except Exception:  # a device bug must not kill the vCPU thread
+            log.exception("device configuration write at %#x failed", offset)
+
     def close(self) -> None:
         """Shut the device down, release the queues' views of guest memory (so it
         can be unmapped) and close the queue eventfds."""
