@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kvm_ioctls import KvmError, MmioAddress, VmFd
@@ -142,16 +142,14 @@ class DeviceManager:
     def device_nodes(self) -> Mapping[str, dict[str, object]]:
         """Cloud Hypervisor's `DeviceNode`s for `vm.info`."""
         return {
-            a.id: {
-                "id": a.id,
-                "resources": [
+            a.id: device_node(
+                a.id,
+                [
                     {"MmioAddressRange": {"base": a.bar_base, "size": a.bar_size}},
                     {"MsiIrqs": {"first": a.first_gsi, "count": len(a.msi.eventfds)}},
                 ],
-                "parent": None,
-                "children": [],
-                "pci_bdf": a.bdf,
-            }
+                a.bdf,
+            )
             for a in self._devices
         }
 
@@ -162,3 +160,16 @@ class DeviceManager:
             attached.msi.close()
         self._devices.clear()
         self._cleanup.close()
+
+
+def device_node(
+    device_id: str, resources: Sequence[Mapping[str, object]], pci_bdf: str | None = None
+) -> dict[str, object]:
+    """One of Cloud Hypervisor's `DeviceNode`s, as `vm.info` shows it."""
+    return {
+        "id": device_id,
+        "resources": list(resources),
+        "parent": None,
+        "children": [],
+        "pci_bdf": pci_bdf,
+    }

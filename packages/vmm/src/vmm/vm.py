@@ -20,7 +20,7 @@ from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
 from vmm.arch.mptable import mptable_bytes
 from vmm.cpus import create_vcpus
-from vmm.device_manager import DeviceManager, DeviceSpec
+from vmm.device_manager import DeviceManager, DeviceSpec, device_node
 from vmm.errors import VmmError
 from vmm.legacy import LegacyDevices
 from vmm.lifecycle import StopEvent, StopReason, StopSignal
@@ -198,7 +198,7 @@ class Vm:
         """The devices as CH's `DeviceNode`s: id, resources, parent, children, pci_bdf."""
         nodes: dict[str, dict[str, object]] = {}
         if self.legacy.serial is not None:
-            nodes["__serial"] = _device_node(
+            nodes["__serial"] = device_node(
                 "__serial",
                 [
                     {"PioAddressRange": {"base": SERIAL_COM1_BASE, "size": SERIAL_LENGTH}},
@@ -207,15 +207,5 @@ class Vm:
             )
         nodes.update(self.devices.device_nodes())
         for device_id, (resources, _) in self.__dict__.get("_device_registry", {}).items():
-            nodes[device_id] = _device_node(device_id, resources)
+            nodes[device_id] = device_node(device_id, resources)
         return nodes
-
-
-def _device_node(device_id: str, resources: Sequence[Mapping[str, object]]) -> dict[str, object]:
-    return {
-        "id": device_id,
-        "resources": list(resources),
-        "parent": None,
-        "children": [],
-        "pci_bdf": None,
-    }
