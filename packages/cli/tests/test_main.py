@@ -172,6 +172,13 @@ def test_build_config_matches_chs_defaults(kernel: str) -> None:
     assert config.rng.src == "/dev/urandom"
 
 
+def test_a_bare_rng_reads_dev_urandom_as_in_chs_readme(kernel: str) -> None:
+    config = build_config(parse_args(["--kernel", kernel, "--rng"]))
+    assert config.rng.src == "/dev/urandom"
+    config = build_config(parse_args(["--kernel", kernel, "--rng", "--serial", "tty"]))
+    assert config.rng.src == "/dev/urandom"
+
+
 def test_vmm_options_hold_api_socket_and_event_monitor() -> None:
     args = parse_args(["--api-socket", "fd=3", "--event-monitor", "path=/tmp/ev", "-vv"])
     options = build_vmm_options(args)

@@ -183,9 +183,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _opt("restore", Arity.ONE, Group.VMM,
          'Restore from a VM snapshot: "source_url=<source_url>,prefault=on|off,..." '
          "(not available yet)"),
-    _opt("rng", Arity.ONE, Group.VM,
+    # OPTIONAL: CH's README lines end with a bare `--rng` (= src=/dev/urandom).
+    _opt("rng", Arity.OPTIONAL, Group.VM,
          'Random number generator parameters "src=<entropy_source_path>,iommu=on|off,'
-         'pci_segment=<segment_id>,pci_device_id=<pci_slot>"',
+         'pci_segment=<segment_id>,pci_device_id=<pci_slot>". Passing --rng with no '
+         "arguments uses src=/dev/urandom.",
          default="src=/dev/urandom"),
     _opt("rtc", Arity.OPTIONAL, Group.VM,
          f'Virtio RTC parameters "iommu=on|off,{_PCI}". Passing --rtc with no arguments '
