@@ -27,8 +27,8 @@ def vmm() -> Iterator[type[VmmProcess]]:
     started: list[VmmProcess] = []
 
     class Tracked(VmmProcess):
-        def __init__(self, args: list[str]) -> None:
-            super().__init__(args)
+        def __init__(self, args: list[str], *, netns: str | None = None) -> None:
+            super().__init__(args, netns=netns)
             started.append(self)
 
     yield Tracked

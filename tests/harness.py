@@ -8,13 +8,20 @@ or the prebuilt one in `../shared/guest`, in that order.
 from __future__ import annotations
 
 import base64
+import ctypes
+import errno
+import fcntl
+import hashlib
 import os
 import queue
+import socket
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,46 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUEST_CMDLINE = (ROOT / "scripts" / "guest" / "cmdline").read_text().strip()
 BOOT_TIMEOUT = 240.0
+# One host-wide lock for every guest boot: tests, benches and boots by hand
+# (`flock /tmp/guest-boot.lock ...`). A nested PVM guest whose vCPU shares a
+# host CPU with another guest slows down many times over.
+BOOT_LOCK = Path(os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock"))
+BOOT_LOCK_WAIT = 3600.0
+
+
+class BootLock:
+    """The host-wide guest-boot lock (flock), held from start to end of one boot."""
+
+    def __init__(self, path: Path = BOOT_LOCK, wait: float = BOOT_LOCK_WAIT) -> None:
+        self.path = path
+        self.wait = wait
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    pytest.fail(f"another guest boot held {self.path} for {self.wait:.0f} s")
+                time.sleep(0.2)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only fd drops the flock
+            self._fd = None
+
+    def __enter__(self) -> BootLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass(frozen=True)
@@ -72,11 +119,14 @@ def vmm_executable() -> str:
 class VmmProcess:
     """A `cloud-hypervisor` process whose serial console (stdout) is read line by line."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], *, netns: str | None = None) -> None:
         self.args = [vmm_executable(), *args]
+        self.lock = BootLock()
+        self.lock.acquire()
         self.started = time.monotonic()
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.process = subprocess.Popen(
-            self.args,
+            [*prefix, *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -140,6 +190,7 @@ class VmmProcess:
             self.kill()
             pytest.fail(f"the VMM did not exit within {timeout:.0f} s; console:\n{self.console()}")
         self._reader.join(5)
+        self.lock.release()
         while True:
             try:
                 line = self._queue.get_nowait()
@@ -165,3 +216,104 @@ class VmmProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.lock.release()
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+@contextmanager
+def network_namespace(tag: str) -> Iterator[str]:
+    """A network namespace of the test's own (`ip netns add`), deleted afterwards:
+    its taps and traffic never touch the host's network."""
+    name = f"ch-{tag}-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def listen_in(netns: str, port: int) -> socket.socket:
+    """A TCP socket listening on `port` of every address inside `netns` (the
+    taps there, which the VMM creates later, and nothing else).
+
+    A socket belongs to the namespace it was made in, whatever thread uses it
+    later: a short-lived thread enters the namespace (setns(2) moves only the
+    calling thread) and makes it there."""
+    made: list[socket.socket | BaseException] = []
+
+    def make() -> None:
+        try:
+            with open(f"/run/netns/{netns}", "rb") as handle:
+                if _libc.setns(handle.fileno(), CLONE_NEWNET) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"setns({netns}): {os.strerror(code)}")
+            server = socket.create_server(("0.0.0.0", port))
+            made.append(server)
+        except BaseException as error:
+            made.append(error)
+
+    thread = threading.Thread(target=make)
+    thread.start()
+    thread.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
+class TcpPeer:
+    """The host end of one guest TCP transfer: receives or sends `size` bytes on
+    one connection in a thread of its own, and keeps the md5 of what passed."""
+
+    def __init__(self, server: socket.socket, *, send: bytes | None = None, size: int = 0) -> None:
+        self.server = server
+        self.payload = send
+        self.size = len(send) if send is not None else size
+        self.md5: str | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.settimeout(BOOT_TIMEOUT * 4)
+            connection, _ = self.server.accept()
+            with connection:
+                started = time.monotonic()
+                if self.payload is not None:
+                    connection.sendall(self.payload)
+                    digest = hashlib.md5(self.payload)
+                else:
+                    digest = hashlib.md5()
+                    left = self.size
+                    while left > 0:
+                        chunk = connection.recv(min(left, 1 << 16))
+                        if not chunk:
+                            break
+                        digest.update(chunk)
+                        left -= len(chunk)
+                    if left:
+                        raise OSError(errno.EPIPE, f"the guest closed {left} bytes short")
+                self.seconds = time.monotonic() - started
+                self.md5 = digest.hexdigest()
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.server.close()
+
+    def result(self, timeout: float = 60.0) -> str:
+        """The md5 of the bytes that passed; raises what went wrong."""
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert self.md5 is not None, "the guest never connected"
+        return self.md5
+
+
+def guest_script(lines: Sequence[str]) -> str:
+    """A guest shell script from lines (kept as a list to read well in tests)."""
+    return "\n".join(lines) + "\n"
