@@ -61,7 +61,7 @@ echo "HWRNG-DRIVER=$(cat /sys/class/misc/hw_random/rng_current)"
 echo "HWRNG-A=$(head -c 32 /dev/hwrng | md5sum)"
 echo "HWRNG-B=$(head -c 32 /dev/hwrng | md5sum)"
 echo HVC0-HELLO-FROM-GUEST >/dev/hvc0
-dmesg | grep -e 'ttyS0 at I/O' -e ' vda: vda1' | sed 's/^/DMESG: /'
+dmesg | grep -e 'ttyS0 at I/O' -e ' vda: vda1' -e ' \\[1af4:' | sed 's/^/DMESG: /'
 echo TYPE-SOMETHING
 read -r typed
 echo "TYPED=$typed"
@@ -159,6 +159,9 @@ def test_guest_drivers_use_every_device(
         dmesg = "\n".join(line for line in process.lines if line.startswith("DMESG: "))
         assert "is a 16550A" in dmesg, dmesg
         assert " vda: vda1" in dmesg, dmesg
+        # virtio-pci functions (modern IDs 0x1040 + type): net, blk, console, rng.
+        for device_id in ("1041", "1042", "1043", "1044"):
+            assert f"[1af4:{device_id}]" in dmesg, dmesg
         process.wait_for("SYNCED", TIMEOUT)
         # The guest synced: whatever happens to the VMM now, the data is the host's.
         process.process.send_signal(signal.SIGKILL)
