@@ -85,7 +85,7 @@ cmd_tests() {
 }
 
 cmd_bench() {
-	ensure_debs gcc libc6-dev linux-libc-dev qemu-system-x86 e2fsprogs
+	ensure_debs gcc libc6-dev linux-libc-dev qemu-system-x86 e2fsprogs iproute2
 	ensure_venv
 	cd "$ROOT"
 	"$VENV/bin/nox" -s bench "$@"
@@ -101,7 +101,12 @@ cmd_boot() {
 	if [ -x "$VENV/bin/cloud-hypervisor" ]; then
 		local guest
 		guest=$(guest_dir)
-		exec "$VENV/bin/cloud-hypervisor" --kernel "$guest/vmlinux" \
+		# The host-wide guest-boot lock (README): boots never share the CPUs.
+		local lock=${CH_GUEST_BOOT_LOCK:-/tmp/guest-boot.lock}
+		if ! flock -n "$lock" true; then
+			echo "dev_cli: waiting for another guest boot to end ($lock)" >&2
+		fi
+		exec flock "$lock" "$VENV/bin/cloud-hypervisor" --kernel "$guest/vmlinux" \
 			--initramfs "$guest/initramfs.cpio" --cpus boot=1 --memory size=128M \
 			--serial tty --console off \
 			--cmdline "$(cat "$ROOT/scripts/guest/cmdline")" "$@"
