@@ -4,17 +4,28 @@ Tests marked ``kvm`` are skipped, with the reason, on a machine without a
 usable /dev/kvm. CI must not quietly lose them: when ``CH_KVM_SKIP_REPORT``
 names a file, every skipped ``kvm`` test is written there, one per line, and
 ``.ci/run`` fails when that file is not empty on a machine that has /dev/kvm.
+
+Every ``kvm`` test holds the host-wide guest-boot lock (flock on
+``/tmp/guest-boot.lock``, or ``CH_GUEST_BOOT_LOCK``) while it runs, as do
+the benches and ``dev_cli.sh boot``: on a nested PVM host a guest whose vCPU
+shares a host CPU with another guest slows down many times over, so guests
+never run side by side, not across pytest workers nor across test runs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 _KVM_DEVICE = "/dev/kvm"
 _REPORT_ENV = "CH_KVM_SKIP_REPORT"
+_BOOT_LOCK = os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock")
+_BOOT_LOCK_WAIT = 3600.0
 
 
 def _kvm_usable() -> bool:
@@ -45,3 +56,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if path and report.skipped and "kvm" in item.keywords:
         with open(path, "a", encoding="utf-8") as out:
             out.write(f"{item.nodeid}\n")
+
+
+@pytest.fixture(autouse=True)
+def _guest_boot_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hold the host-wide guest-boot lock for the whole of a ``kvm`` test."""
+    if "kvm" not in request.keywords or not _kvm_usable():
+        yield
+        return
+    fd = os.open(_BOOT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        deadline = time.monotonic() + _BOOT_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another guest held {_BOOT_LOCK} for {_BOOT_LOCK_WAIT:.0f} s")
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor drops the lock

@@ -68,7 +68,7 @@ def typecheck(session: nox.Session) -> None:
         for files in _test_folders(folder / "tests"):
             session.run("mypy", *files)
     if (ROOT / "tests").exists():
-        session.run("mypy", "tests", "noxfile.py")
+        session.run("mypy", "tests", "noxfile.py", "conftest.py")
 
 
 def _test_folders(tests: Path) -> list[list[str]]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import ctypes
 import errno
-import fcntl
 import hashlib
 import os
 import queue
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,46 +29,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUEST_CMDLINE = (ROOT / "scripts" / "guest" / "cmdline").read_text().strip()
 BOOT_TIMEOUT = 240.0
-# One host-wide lock for every guest boot: tests, benches and boots by hand
-# (`flock /tmp/guest-boot.lock ...`). A nested PVM guest whose vCPU shares a
-# host CPU with another guest slows down many times over.
-BOOT_LOCK = Path(os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock"))
-BOOT_LOCK_WAIT = 3600.0
-
-
-class BootLock:
-    """The host-wide guest-boot lock (flock), held from start to end of one boot."""
-
-    def __init__(self, path: Path = BOOT_LOCK, wait: float = BOOT_LOCK_WAIT) -> None:
-        self.path = path
-        self.wait = wait
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    pytest.fail(f"another guest boot held {self.path} for {self.wait:.0f} s")
-                time.sleep(0.2)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the only fd drops the flock
-            self._fd = None
-
-    def __enter__(self) -> BootLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 @dataclass(frozen=True)
@@ -121,8 +80,6 @@ class VmmProcess:
 
     def __init__(self, args: list[str], *, netns: str | None = None) -> None:
         self.args = [vmm_executable(), *args]
-        self.lock = BootLock()
-        self.lock.acquire()
         self.started = time.monotonic()
         prefix = ["ip", "netns", "exec", netns] if netns else []
         self.process = subprocess.Popen(
@@ -190,7 +147,6 @@ class VmmProcess:
             self.kill()
             pytest.fail(f"the VMM did not exit within {timeout:.0f} s; console:\n{self.console()}")
         self._reader.join(5)
-        self.lock.release()
         while True:
             try:
                 line = self._queue.get_nowait()
@@ -216,7 +172,6 @@ class VmmProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self.lock.release()
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -312,8 +267,3 @@ class TcpPeer:
             raise self.error
         assert self.md5 is not None, "the guest never connected"
         return self.md5
-
-
-def guest_script(lines: Sequence[str]) -> str:
-    """A guest shell script from lines (kept as a list to read well in tests)."""
-    return "\n".join(lines) + "\n"

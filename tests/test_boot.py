@@ -30,7 +30,9 @@ MEMORY_LINE = re.compile(r"Memory: (\d+)K/(\d+)K available")
 SCRIPT = """\
 read -r cmdline </proc/cmdline
 for word in $cmdline; do case $word in ch.test-token=*) echo "SEEN-TOKEN=$word";; esac; done
-while read -r key value unit; do [ "$key" = MemTotal: ] && echo "MEMTOTAL-KIB=$value"; done </proc/meminfo
+while read -r key value unit; do
+  [ "$key" = MemTotal: ] && echo "MEMTOTAL-KIB=$value"
+done </proc/meminfo
 n=0; while read -r key rest; do [ "$key" = processor ] && n=$((n+1)); done </proc/cpuinfo
 echo "NPROC=$n"
 dmesg | grep -e 'Command line:' -e 'Hypervisor detected' -e 'kvm-clock: Using msrs' \\
@@ -85,9 +87,7 @@ def _check_kernel_log(process: VmmProcess, vcpus: int) -> None:
     assert MEMORY_MIB * 1024 - 1024 <= int(memory.group(2)) <= MEMORY_MIB * 1024
 
 
-def test_pvh_vmlinux_with_two_vcpus_reboots_to_exit_0(
-    vmm: type[VmmProcess], guest: Guest
-) -> None:
+def test_pvh_vmlinux_with_two_vcpus_reboots_to_exit_0(vmm: type[VmmProcess], guest: Guest) -> None:
     process = _boot(vmm, guest, guest.vmlinux, 2, then="")
     assert process.wait_for("GUEST-CMD-EXIT=", TIMEOUT) == "GUEST-CMD-EXIT=0"
     process.wait_for("GUEST-REBOOT", TIMEOUT)
