@@ -22,8 +22,13 @@ def _fails(capsys: pytest.CaptureFixture[str], *argv: str, status: int = 1) -> s
     return captured.err
 
 
+SECCOMP_WARNING = "--seccomp: no seccomp filter is applied yet"
+
+
 def _one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The error line (past the seccomp warning a VM that gets that far prints first)."""
     err = _fails(capsys, *argv)
+    err = "".join(line for line in err.splitlines(True) if SECCOMP_WARNING not in line)
     assert err.count("\n") == 1
     assert err.startswith("cloud-hypervisor: error: ")
     return err.removeprefix("cloud-hypervisor: error: ").rstrip("\n")
@@ -232,3 +237,46 @@ def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("cloud-hypervisor: error: --kernel: cannot open")
     assert "Traceback" not in result.stderr
+
+
+def test_default_seccomp_warns_that_no_filter_is_applied(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kernel: str
+) -> None:
+    import vmm.runner
+
+    monkeypatch.setattr(vmm.runner, "run_vm", lambda config: 0)
+    assert main(["--kernel", kernel]) == 0
+    assert SECCOMP_WARNING in capsys.readouterr().err
+    assert main(["--kernel", kernel, "--seccomp", "false"]) == 0
+    assert SECCOMP_WARNING not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--pmem", "file=/x"], "--pmem: not supported by this VMM yet"),
+        (
+            ["--memory", "size=512M,shared=on", "--net", "vhost_user=on,socket=/x"],
+            "--net: 'vhost_user' is not supported",
+        ),
+        (["--disk", "path=/dev/null,bw_size=1,bw_refill_time=1"], "--disk: 'bw_*/ops_*' is"),
+        (["--cpus", "boot=1,max=2"], "--cpus: 'max' more vCPUs than boot="),
+        (["--memory", "size=512M,prefault=on"], "--memory: 'prefault' is not supported"),
+        (["--watchdog"], "--watchdog: not supported by this VMM yet"),
+        (["--landlock"], "--landlock: not supported by this VMM yet"),
+    ],
+)
+def test_what_this_vmm_does_not_build_is_refused_before_anything_is_built(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kernel: str,
+    argv: list[str],
+    error: str,
+) -> None:
+    import vmm.runner
+
+    def must_not_run(config: object) -> int:
+        raise AssertionError("a VM was built")
+
+    monkeypatch.setattr(vmm.runner, "run_vm", must_not_run)
+    assert _one_line_error(capsys, "--kernel", kernel, *argv).startswith(error)

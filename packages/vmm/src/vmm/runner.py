@@ -40,7 +40,11 @@ _SERIAL_MODES = {
 
 
 def vm_spec(config: VmConfig) -> VmSpec:
-    """The parts of a validated `VmConfig` this VMM builds a VM from."""
+    """The parts of a validated `VmConfig` this VMM builds a VM from; refuses
+    (ValidationError) a config that asks for anything this VMM does not build."""
+    from vmm.config.capabilities import refuse_unbuilt
+
+    refuse_unbuilt(config)
     payload = config.payload
     if payload is None or (payload.kernel is None and payload.firmware is None):
         raise VmmError("no payload: give --kernel or --firmware")

@@ -39,6 +39,9 @@ _OPTION_OF_FIELD = {
     "platform": "--platform",
     "tpm": "--tpm",
     "landlock_rules": "--landlock-rules",
+    "landlock_enable": "--landlock",
+    "pvpanic": "--pvpanic",
+    "watchdog": "--watchdog",
 }
 
 

@@ -1,0 +1,30 @@
+"""The virtio devices a config asks for, in CH's order and under CH's ids (no KVM needed)."""
+
+from __future__ import annotations
+
+from vmm.config import VmParams, parse_vm_config
+from vmm.virtio_devices import device_specs
+
+
+def _ids(params: VmParams) -> list[str]:
+    return [spec.id for spec in device_specs(parse_vm_config(params))]
+
+
+def test_devices_take_chs_default_ids_in_chs_order() -> None:
+    params = VmParams(kernel="k", disks=("path=/a", "path=/b"), net=("tap=t0",), console="tty")
+    assert _ids(params) == ["_disk0", "_disk1", "_net0", "_rng", "_console"]
+
+
+def test_an_id_given_names_the_device() -> None:
+    params = VmParams(
+        kernel="k",
+        disks=("path=/a,id=root",),
+        net=("tap=t0,id=uplink",),
+        rng="src=/dev/urandom,id=entropy",
+        console="tty,id=hvc",
+    )
+    assert _ids(params) == ["root", "uplink", "entropy", "hvc"]
+
+
+def test_console_off_builds_no_console() -> None:
+    assert _ids(VmParams(kernel="k", console="off")) == ["_rng"]
