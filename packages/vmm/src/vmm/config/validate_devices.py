@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from vmm.config.devices import DiskConfig, NetConfig, PciDeviceCommon
+from vmm.config.devices import DiskConfig, ImageType, NetConfig, PciDeviceCommon
 from vmm.config.errors import ValidationError
 from vmm.config.model import VmConfig
 from vmm.config.values import is_netmask
@@ -36,6 +36,24 @@ def check_readable_file(path_field: str, path: str, *, writable: bool = False) -
         os.close(fd)
     if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode) or stat.S_ISCHR(mode)):
         raise ValidationError(path_field, f"'{path}' is not a file or a device")
+
+
+def _check_raw_image(path_field: str, path: str) -> None:
+    """Autodetection, as CH does it: a qcow2, VHD or VHDX header is not served as raw bytes."""
+    from vmm.config.image_format import detect_image_type
+
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        found = detect_image_type(fd)
+    finally:
+        os.close(fd)
+    if found is not ImageType.RAW:
+        name = {ImageType.FIXED_VHD: "VHD"}.get(found, found.value.upper())
+        raise ValidationError(
+            path_field,
+            f"'{path}' is a {name} image, which this VMM does not serve yet: convert it "
+            "(qemu-img convert -O raw) or give image_type=raw to serve its bytes as they are",
+        )
 
 
 def _power_of_two(value: int) -> bool:
@@ -223,6 +241,8 @@ class DeviceChecker:
             )
         if self.check_files and disk.path is not None:
             check_readable_file(f"{path}.path", disk.path, writable=not disk.readonly)
+            if disk.image_type is ImageType.UNKNOWN:
+                _check_raw_image(f"{path}.path", disk.path)
 
     def net(self, path: str, net: NetConfig) -> None:
         if net.vhost_user:
