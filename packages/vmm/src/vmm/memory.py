@@ -9,19 +9,38 @@ from vmm.arch import layout
 from vmm.errors import GuestRamError
 
 
-def create_guest_ram(
-    size: int, *, shared: bool = False, hugepages: bool = False, thp: bool = True
-) -> GuestMemoryMmap:
-    """RAM below the 32-bit hole and, for large guests, above 4 GiB.
+def guest_ram_options(
+    *,
+    hugepages: bool = False,
+    hugepage_size: int | None = None,
+    thp: bool = True,
+    mergeable: bool = False,
+    prefault: bool = False,
+) -> MappingOptions:
+    """How guest RAM is mapped, from `--memory`'s keys.
 
-    `shared` backs it with a memfd (for vhost-user back-ends and snapshots);
-    `hugepages` with hugetlbfs pages; `thp` asks for transparent huge pages
-    (MADV_HUGEPAGE, Cloud Hypervisor's `thp=on` default): fewer host page
-    faults and TLB misses for the guest. Guest RAM stays out of core dumps.
+    `hugepages` backs it with hugetlbfs pages (of `hugepage_size`, else the
+    host's default); `thp` asks for transparent huge pages (MADV_HUGEPAGE,
+    Cloud Hypervisor's `thp=on` default): fewer host page faults and TLB
+    misses for the guest; `mergeable` lets KSM share identical pages;
+    `prefault` populates every page up front. Guest RAM stays out of core dumps.
     """
-    options = MappingOptions(
-        hugepages=hugepages, transparent_hugepages=thp and not hugepages, dontdump=True
+    return MappingOptions(
+        hugepages=hugepages,
+        hugepage_size=hugepage_size,
+        transparent_hugepages=thp and not hugepages,
+        mergeable=mergeable,
+        prefault=prefault,
+        dontdump=True,
     )
+
+
+def create_guest_ram(
+    size: int, *, shared: bool = False, options: MappingOptions | None = None
+) -> GuestMemoryMmap:
+    """RAM below the 32-bit hole and, for large guests, above 4 GiB; `shared`
+    backs it with a memfd (for vhost-user back-ends and snapshots)."""
+    options = options if options is not None else guest_ram_options()
     backing = Backing.MEMFD if shared else Backing.ANONYMOUS
     try:
         return GuestMemoryMmap.from_ranges(

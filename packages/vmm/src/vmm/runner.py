@@ -21,6 +21,7 @@ from vmm.config import ConsoleOutputMode, VmConfig
 from vmm.errors import VmmError
 from vmm.legacy import open_serial_output
 from vmm.lifecycle import StopEvent, StopReason
+from vmm.memory import guest_ram_options
 from vmm.payload import Payload
 from vmm.virtio_devices import device_specs
 from vmm.vm import Vm, VmSpec
@@ -67,8 +68,13 @@ def vm_spec(config: VmConfig) -> VmSpec:
         memory_size=config.memory.size,
         payload=Payload(kernel, payload.cmdline or "", payload.initramfs),
         shared_memory=config.memory.shared,
-        hugepages=config.memory.hugepages,
-        thp=config.memory.thp,
+        memory_options=guest_ram_options(
+            hugepages=config.memory.hugepages,
+            hugepage_size=config.memory.hugepage_size,
+            thp=config.memory.thp,
+            mergeable=config.memory.mergeable,
+            prefault=config.memory.prefault,
+        ),
         serial_enabled=config.serial.mode is not ConsoleOutputMode.OFF,
         devices=device_specs(config),
     )

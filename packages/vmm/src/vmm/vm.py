@@ -15,6 +15,7 @@ from typing import BinaryIO
 from kvm_ioctls import Kvm, KvmError, install_kick_handler
 from vm_devices import MmioBus, PioBus
 from vm_devices.legacy import SERIAL_COM1_BASE, SERIAL_COM1_IRQ, SERIAL_LENGTH
+from vm_memory import MappingOptions
 
 from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
@@ -44,8 +45,7 @@ class VmSpec:
     memory_size: int
     payload: Payload
     shared_memory: bool = False
-    hugepages: bool = False
-    thp: bool = True
+    memory_options: MappingOptions | None = None  # guest_ram_options() when None
     serial_enabled: bool = True
     devices: tuple[DeviceSpec, ...] = ()
 
@@ -66,7 +66,7 @@ class Vm:
         except KvmError as error:
             raise VmmError(f"cannot create the VM: {error}") from None
         self.memory = create_guest_ram(
-            spec.memory_size, shared=spec.shared_memory, hugepages=spec.hugepages, thp=spec.thp
+            spec.memory_size, shared=spec.shared_memory, options=spec.memory_options
         )
         map_into_vm(self._vm, self.memory)
         boot = load_payload(self.memory, spec.payload, spec.memory_size)

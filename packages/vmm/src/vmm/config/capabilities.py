@@ -32,6 +32,7 @@ _SEED = "tests/test_seed_lines.py"
 _API = "tests/test_api.py"
 _IDS = "packages/vmm/tests/test_virtio_devices.py"
 _MEMORY = "packages/vm-memory/tests/test_region.py"
+_RUNNER = "packages/vmm/tests/test_runner.py"  # the spec carries them to vm-memory's options
 _TRIVIAL = "nothing to build"
 
 # Field path -> the test that proves it is built (or why there is nothing to build).
@@ -49,6 +50,9 @@ BUILT: dict[str, str] = {
     "memory.shared": _MEMORY,
     "memory.hugepages": _MEMORY,
     "memory.thp": _MEMORY,
+    "memory.hugepage_size": _RUNNER,
+    "memory.mergeable": _RUNNER,
+    "memory.prefault": _RUNNER,
     "payload": _BOOT,
     "payload.kernel": _BOOT,
     "payload.firmware": "tests/test_serial_console.py",
