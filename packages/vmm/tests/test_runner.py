@@ -28,6 +28,11 @@ def test_vm_spec_takes_what_this_vmm_builds() -> None:
     )
 
 
+def test_max_phys_bits_reaches_the_cpuid_policy() -> None:
+    config = parse_vm_config(VmParams(kernel="/k", cpus="boot=1,max_phys_bits=40"))
+    assert vm_spec(config).max_phys_bits == 40
+
+
 def test_memory_keys_become_the_guest_ram_mapping_options() -> None:
     memory = "size=512M,hugepages=on,hugepage_size=2M,mergeable=on,prefault=on,thp=off"
     options = vm_spec(parse_vm_config(VmParams(kernel="/k", memory=memory))).memory_options

@@ -6,7 +6,7 @@ from kvm_ioctls import CpuId, KvmError, VcpuFd, VmFd
 from vm_memory import GuestMemoryMmap
 
 from vmm.arch import regs
-from vmm.arch.cpuid import CpuTopology, VcpuCpuidPolicy
+from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology, VcpuCpuidPolicy
 from vmm.errors import CpuError
 from vmm.payload import BootEntry, EntryKind
 
@@ -17,6 +17,7 @@ def create_vcpus(
     *,
     supported_cpuid: CpuId,
     topology: CpuTopology,
+    max_phys_bits: int = DEFAULT_MAX_PHYS_BITS,
     boot: BootEntry,
     memory: GuestMemoryMmap,
 ) -> list[VcpuFd]:
@@ -25,7 +26,7 @@ def create_vcpus(
     The others wait for INIT/SIPI from the guest, which the in-kernel LAPIC
     handles.
     """
-    policy = VcpuCpuidPolicy(topology)
+    policy = VcpuCpuidPolicy(topology, max_phys_bits=max_phys_bits)
     vcpus: list[VcpuFd] = []
     try:
         for index in range(count):

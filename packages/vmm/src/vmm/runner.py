@@ -66,6 +66,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
             else CpuTopology.flat(cpus.max_vcpus)
         ),
         memory_size=config.memory.size,
+        max_phys_bits=cpus.max_phys_bits,
         payload=Payload(kernel, payload.cmdline or "", payload.initramfs),
         shared_memory=config.memory.shared,
         memory_options=guest_ram_options(

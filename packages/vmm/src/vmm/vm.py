@@ -18,7 +18,7 @@ from vm_devices.legacy import SERIAL_COM1_BASE, SERIAL_COM1_IRQ, SERIAL_LENGTH
 from vm_memory import MappingOptions
 
 from vmm.arch import layout
-from vmm.arch.cpuid import CpuTopology
+from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology
 from vmm.arch.mptable import mptable_bytes
 from vmm.cpus import create_vcpus
 from vmm.device_manager import DeviceManager, DeviceSpec, device_node
@@ -44,6 +44,7 @@ class VmSpec:
     topology: CpuTopology
     memory_size: int
     payload: Payload
+    max_phys_bits: int = DEFAULT_MAX_PHYS_BITS
     shared_memory: bool = False
     memory_options: MappingOptions | None = None  # guest_ram_options() when None
     serial_enabled: bool = True
@@ -94,6 +95,7 @@ class Vm:
             spec.vcpus,
             supported_cpuid=self._kvm.get_supported_cpuid(),
             topology=spec.topology,
+            max_phys_bits=spec.max_phys_bits,
             boot=boot,
             memory=self.memory,
         )

@@ -67,6 +67,19 @@ def test_hypercall_features_stay_when_the_policy_allows_them() -> None:
     assert leaf.eax & HYPERCALL_FEATURES == HYPERCALL_FEATURES
 
 
+@pytest.mark.parametrize(("max_phys_bits", "expected"), [(46, 46), (40, 40), (52, 48)])
+def test_physical_address_bits_are_clamped_to_max_phys_bits(
+    max_phys_bits: int, expected: int
+) -> None:
+    host = CpuId([_entry(0x8000_0008, eax=0x3030)])  # 48 physical, 48 linear bits
+    table = VcpuCpuidPolicy(CpuTopology.flat(1), max_phys_bits=max_phys_bits).table_for(
+        host, apic_id=0
+    )
+    leaf = table.get(0x8000_0008)
+    assert leaf is not None
+    assert (leaf.eax & 0xFF, leaf.eax >> 8 & 0xFF) == (expected, 48)
+
+
 def test_the_supported_table_is_not_modified() -> None:
     VcpuCpuidPolicy(CpuTopology.flat(2)).table_for(SYNTHETIC, apic_id=1)
     leaf = SYNTHETIC.get(0x1)

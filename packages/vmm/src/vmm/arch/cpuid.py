@@ -86,10 +86,18 @@ class CpuTopology:
         return self.threads_per_core * self.cores_per_die * self.dies_per_package
 
 
+# CH's `--cpus max_phys_bits=` default: PVH boot limits guest physical
+# addresses to 46 bits even on hosts with more.
+DEFAULT_MAX_PHYS_BITS = 46
+
+
 @dataclass(frozen=True, slots=True)
 class VcpuCpuidPolicy:
     topology: CpuTopology
     hypercall_features: bool = False
+    max_phys_bits: int = DEFAULT_MAX_PHYS_BITS
+    """Leaf 0x80000008 reports at most this many physical address bits (and never more
+    than the host has)."""
 
     def table_for(self, supported: CpuId, apic_id: int) -> CpuId:
         """A fresh table for the vCPU with `apic_id`, leaving `supported` untouched."""
@@ -124,6 +132,8 @@ class VcpuCpuidPolicy:
                 entry.edx = apic_id
             case 0x8000_0008:
                 entry.ecx = (entry.ecx & ~0xF0FF) | (core_shift << 12) | (min(logical, 256) - 1)
+                host_bits = entry.eax & 0xFF
+                entry.eax = (entry.eax & ~0xFF) | min(host_bits, self.max_phys_bits)
             case 0x8000_001E:
                 entry.eax = apic_id
                 core_id = (apic_id >> smt_shift) & 0xFF

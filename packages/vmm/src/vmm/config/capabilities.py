@@ -44,6 +44,7 @@ BUILT: dict[str, str] = {
     "cpus.topology.cores_per_die": "packages/vmm/tests/arch/test_cpuid.py",
     "cpus.topology.dies_per_package": "packages/vmm/tests/arch/test_cpuid.py",
     "cpus.topology.packages": "packages/vmm/tests/arch/test_cpuid.py",
+    "cpus.max_phys_bits": "packages/vmm/tests/arch/test_cpuid.py",
     "cpus.profile": f"{_TRIVIAL}: Host is the only profile",
     "memory": _BOOT,
     "memory.size": _BOOT,
