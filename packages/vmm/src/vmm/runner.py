@@ -67,6 +67,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
         ),
         memory_size=config.memory.size,
         max_phys_bits=cpus.max_phys_bits,
+        vcpu_affinity=tuple((a.vcpu, tuple(a.host_cpus)) for a in cpus.affinity or ()),
         payload=Payload(kernel, payload.cmdline or "", payload.initramfs),
         shared_memory=config.memory.shared,
         memory_options=guest_ram_options(

@@ -9,6 +9,7 @@ served by device threads.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Protocol
@@ -45,8 +46,17 @@ class IoBus(Protocol):
 class VcpuThread:
     """Runs one vCPU until the VM stops; exits the loop when kicked after a stop request."""
 
-    def __init__(self, vcpu: VcpuFd, pio: IoBus, mmio: IoBus, stop: StopSignal) -> None:
+    def __init__(
+        self,
+        vcpu: VcpuFd,
+        pio: IoBus,
+        mmio: IoBus,
+        stop: StopSignal,
+        *,
+        host_cpus: tuple[int, ...] | None = None,
+    ) -> None:
         self.vcpu = vcpu
+        self.host_cpus = host_cpus  # `--cpus affinity=`: the host CPUs this vCPU may run on
         self._pio = pio
         self._mmio = mmio
         self._stop = stop
@@ -110,9 +120,15 @@ class VcpuThread:
 
     def _run(self) -> None:
         try:
+            if self.host_cpus is not None:
+                os.sched_setaffinity(0, self.host_cpus)  # 0: this thread only
             self._loop()
         except KvmError as error:
             self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error}")
+        except OSError as error:  # sched_setaffinity: no such host CPU
+            cpus = ",".join(map(str, self.host_cpus or ()))
+            message = f"vCPU {self.vcpu.id}: cannot run on host CPUs {cpus}: {error.strerror}"
+            self._stop.request(StopReason.ERROR, message)
         except Exception as error:  # a device bug must stop the VM, not hang it
             log.exception("vCPU %d: unexpected error", self.vcpu.id)
             self._stop.request(StopReason.ERROR, f"vCPU {self.vcpu.id}: {error!r}")

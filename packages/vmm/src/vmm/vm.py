@@ -45,6 +45,7 @@ class VmSpec:
     memory_size: int
     payload: Payload
     max_phys_bits: int = DEFAULT_MAX_PHYS_BITS
+    vcpu_affinity: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (vCPU, host CPUs)
     shared_memory: bool = False
     memory_options: MappingOptions | None = None  # guest_ram_options() when None
     serial_enabled: bool = True
@@ -99,7 +100,11 @@ class Vm:
             boot=boot,
             memory=self.memory,
         )
-        self._threads = [VcpuThread(v, self.pio_bus, self.mmio_bus, self.stop) for v in vcpus]
+        affinity = dict(spec.vcpu_affinity)
+        self._threads = [
+            VcpuThread(v, self.pio_bus, self.mmio_bus, self.stop, host_cpus=affinity.get(v.id))
+            for v in vcpus
+        ]
 
     def start(self) -> None:
         """Start every vCPU thread; vCPU 0 enters the payload, the others wait for SIPI."""

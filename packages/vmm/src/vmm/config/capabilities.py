@@ -32,6 +32,7 @@ _SEED = "tests/test_seed_lines.py"
 _API = "tests/test_api.py"
 _IDS = "packages/vmm/tests/test_virtio_devices.py"
 _MEMORY = "packages/vm-memory/tests/test_region.py"
+_VCPU = "tests/test_vcpu_affinity.py"
 _RUNNER = "packages/vmm/tests/test_runner.py"  # the spec carries them to vm-memory's options
 _TRIVIAL = "nothing to build"
 
@@ -45,6 +46,9 @@ BUILT: dict[str, str] = {
     "cpus.topology.dies_per_package": "packages/vmm/tests/arch/test_cpuid.py",
     "cpus.topology.packages": "packages/vmm/tests/arch/test_cpuid.py",
     "cpus.max_phys_bits": "packages/vmm/tests/arch/test_cpuid.py",
+    "cpus.affinity": _VCPU,
+    "cpus.affinity.vcpu": _VCPU,
+    "cpus.affinity.host_cpus": _VCPU,
     "cpus.profile": f"{_TRIVIAL}: Host is the only profile",
     "memory": _BOOT,
     "memory.size": _BOOT,
