@@ -15,10 +15,13 @@ Environment: CH_BENCH_BOOT_RUNS (default 3), CH_BENCH_BOOT_VCPUS (1),
 CH_BENCH_BOOT_MEMORY_MIB (128), CH_GUEST_DIR, CH_BENCH_BOOT_MARKER: another
 console line to stop at (e.g. "smp: Brought up", on a host where the guest
 reaches user space too slowly); the kernel then boots without `quiet`.
+Every boot holds the host-wide guest-boot lock (flock on /tmp/guest-boot.lock,
+or CH_GUEST_BOOT_LOCK), as the tests do: guests never share the host's CPUs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -27,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKER = os.environ.get("CH_BENCH_BOOT_MARKER", "GUEST-USERSPACE-READY").encode()
 KVM_RUN = 0xAE80
 TIMEOUT = float(os.environ.get("CH_BENCH_BOOT_TIMEOUT", "1800"))
+BOOT_LOCK = os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock")
 
 
 @dataclass
@@ -52,6 +58,23 @@ def guest_dir() -> Path:
         if candidate and (Path(candidate) / "vmlinux").exists():
             return Path(candidate)
     raise SystemExit("bench_boot: no test guest (scripts/dev_cli.sh build-guest)")
+
+
+@contextmanager
+def boot_lock() -> Iterator[None]:
+    """Hold the host-wide guest-boot lock for the whole of one boot (README): on
+    this nested PVM host a guest sharing a CPU with another one slows down many
+    times over, so boots of the tests, the benches and by hand take turns."""
+    fd = os.open(BOOT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another guest boot to end ({BOOT_LOCK})", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor drops the lock
 
 
 def vmm_memory_mib(pid: int, guest_bytes: int) -> float:
@@ -177,7 +200,8 @@ def main() -> None:
     for run in range(runs):
         order = list(commands) if run % 2 == 0 else list(reversed(commands))
         for name in order:
-            sample = boot_once(commands[name], memory_mib << 20, patterns[name])
+            with boot_lock():
+                sample = boot_once(commands[name], memory_mib << 20, patterns[name])
             samples[name].append(sample)
             print(
                 f"run {run + 1}/{runs} {name:9s} boot {sample.boot:7.2f} s  first KVM_RUN "
