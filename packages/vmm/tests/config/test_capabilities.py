@@ -211,31 +211,10 @@ BASES: dict[str, str] = {
     "tpm": "socket=/s",
     "landlock_rules": "path=/x,access=r",
 }
+# The option behind each VmParams field, as errors name it (`disks` -> `--disk`).
 OPTION_OF = {
-    "cpus": "--cpus",
-    "memory": "--memory",
-    "memory_zones": "--memory-zone",
-    "rate_limit_groups": "--rate-limit-group",
-    "disks": "--disk",
-    "net": "--net",
-    "rng": "--rng",
-    "balloon": "--balloon",
-    "fs": "--fs",
-    "generic_vhost_user": "--generic-vhost-user",
-    "pmem": "--pmem",
-    "serial": "--serial",
-    "console": "--console",
-    "debug_console": "--debug-console",
-    "devices": "--device",
-    "user_devices": "--user-device",
-    "vdpa": "--vdpa",
-    "vsock": "--vsock",
-    "numa": "--numa",
-    "rtc": "--rtc",
-    "pci_segments": "--pci-segment",
-    "platform": "--platform",
-    "tpm": "--tpm",
-    "landlock_rules": "--landlock-rules",
+    field: str(ValidationError(field.replace("memory_zones", "memory.zones"), "").option)
+    for field in BASES
 }
 CANDIDATES = (
     "on", "off", "7", "2", "1M", "/x", "x", "[1]", "[0@[1]]", "[1,2]", "1:1:1:1",
