@@ -39,6 +39,9 @@ MIB = 1 << 20
 DISK_SIZE = 4 * MIB
 HOST_NETS = ("10.77.0", "10.78.0")
 TO_HOST_PORT, FROM_HOST_PORT = 5001, 5002
+ETH1_HOST_MAC, ETH1_MTU = "52:54:00:78:00:01", 1400
+HOST_TSO4 = 11  # VIRTIO_NET_F_HOST_TSO4: the feature offload_tso=off withholds
+RNG_SLOT = 10  # pci_device_id= places the rng there, the others take the free slots
 WRITE_OFFSET_MIB, SYNCED_OFFSET_MIB = 1, 2
 
 SCRIPT = f"""\
@@ -54,6 +57,9 @@ ip link set eth0 up; ip addr add {HOST_NETS[0]}.2/24 dev eth0
 ip link set eth1 up; ip addr add {HOST_NETS[1]}.2/24 dev eth1
 ping -c 2 -W 20 {HOST_NETS[0]}.1 >/dev/null && echo PING-ETH0=ok
 ping -c 2 -W 20 {HOST_NETS[1]}.1 >/dev/null && echo PING-ETH1=ok
+echo "ETH1-MTU=$(cat /sys/class/net/eth1/mtu)"
+echo "ETH0-FEATURES=$(cat /sys/class/net/eth0/device/features)"
+echo "ETH1-FEATURES=$(cat /sys/class/net/eth1/device/features)"
 nc {HOST_NETS[0]}.1 {TO_HOST_PORT} </tmp/pattern && echo TCP-SENT=done
 nc {HOST_NETS[1]}.1 {FROM_HOST_PORT} </dev/null >/tmp/received
 echo "TCP-RECEIVED-MD5=$(md5sum </tmp/received)"
@@ -131,8 +137,9 @@ def test_guest_drivers_use_every_device(
                 f"path={tmp_path / 'script.ext4'},readonly=on",
                 "--net",
                 f"tap=chdev0,ip={HOST_NETS[0]}.1,mask=255.255.255.0,mac=52:54:00:77:00:02",
-                f"tap=chdev1,ip={HOST_NETS[1]}.1,mask=255.255.255.0,mac=52:54:00:78:00:02",
-                "--rng", "src=/dev/urandom",
+                f"tap=chdev1,ip={HOST_NETS[1]}.1,mask=255.255.255.0,mac=52:54:00:78:00:02,"
+                f"host_mac={ETH1_HOST_MAC},mtu={ETH1_MTU},offload_tso=off",
+                "--rng", f"src=/dev/urandom,pci_device_id={RNG_SLOT}",
                 "--serial", "tty",
                 "--console", f"file={console}",
             ],
@@ -147,6 +154,18 @@ def test_guest_drivers_use_every_device(
         assert _value(process, "RW-WRITE") == "done"
         assert _value(process, "PING-ETH0") == "ok"
         assert _value(process, "PING-ETH1") == "ok"
+        assert _value(process, "ETH1-MTU") == str(ETH1_MTU)
+        # The guest's view of the features it negotiated: one character per bit.
+        assert _value(process, "ETH0-FEATURES")[HOST_TSO4] == "1"
+        assert _value(process, "ETH1-FEATURES")[HOST_TSO4] == "0"
+        link = subprocess.run(
+            ["ip", "-n", netns, "link", "show", "chdev1"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert f"mtu {ETH1_MTU}" in link, link
+        assert f"link/ether {ETH1_HOST_MAC}" in link, link
         assert _value(process, "TCP-SENT") == "done"
         assert to_host.result() == pattern_md5
         assert _value(process, "TCP-RECEIVED-MD5") == sender.result() == _md5(from_host)
@@ -162,6 +181,7 @@ def test_guest_drivers_use_every_device(
         # virtio-pci functions (modern IDs 0x1040 + type): net, blk, console, rng.
         for device_id in ("1041", "1042", "1043", "1044"):
             assert f"[1af4:{device_id}]" in dmesg, dmesg
+        assert f"pci 0000:00:{RNG_SLOT:02x}.0: [1af4:1044]" in dmesg, dmesg
         process.wait_for("SYNCED", TIMEOUT)
         # The guest synced: whatever happens to the VMM now, the data is the host's.
         process.process.send_signal(signal.SIGKILL)

@@ -261,7 +261,7 @@ def test_default_seccomp_warns_that_no_filter_is_applied(
         ),
         (["--disk", "path=/dev/null,bw_size=1,bw_refill_time=1"], "--disk: 'bw_*/ops_*' is"),
         (["--cpus", "boot=1,max=2"], "--cpus: 'max' more vCPUs than boot="),
-        (["--memory", "size=512M,prefault=on"], "--memory: 'prefault' is not supported"),
+        (["--memory", "size=512M,reserve=on"], "--memory: 'reserve' is not supported"),
         (["--watchdog"], "--watchdog: not supported by this VMM yet"),
         (["--landlock"], "--landlock: not supported by this VMM yet"),
     ],

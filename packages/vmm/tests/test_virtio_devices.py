@@ -28,3 +28,11 @@ def test_an_id_given_names_the_device() -> None:
 
 def test_console_off_builds_no_console() -> None:
     assert _ids(VmParams(kernel="k", console="off")) == ["_rng"]
+
+
+def test_pci_device_id_asks_for_a_slot() -> None:
+    config = parse_vm_config(
+        VmParams(kernel="k", disks=("path=/a,pci_device_id=7",), rng="src=/r,pci_device_id=9")
+    )
+    slots = {spec.id: spec.pci_slot for spec in device_specs(config)}
+    assert slots == {"_disk0": 7, "_rng": 9, "_console": None}

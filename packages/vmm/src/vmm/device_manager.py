@@ -54,6 +54,8 @@ class DeviceSpec:
     id: str
     build: Callable[[contextlib.ExitStack], VirtioDevice]
     """Opens the host side; what the device does not own goes on the stack to be closed."""
+    pci_slot: int | None = None
+    """`pci_device_id=`: the slot on bus 0 (else the lowest free one)."""
 
 
 @dataclass
@@ -98,7 +100,7 @@ class DeviceManager:
         try:
             for vector, eventfd in enumerate(msi.eventfds):
                 self._vm.register_irqfd(eventfd, first_gsi + vector)
-            address = self.pci.add_device(transport)
+            address = self.pci.add_device(transport, spec.pci_slot)
             (bar,) = transport.allocate_bars(self._bars)
             self._mmio.insert(transport, bar.address, bar.size)
             attached = _Attached(

@@ -27,18 +27,21 @@ def device_specs(config: VmConfig) -> tuple[DeviceSpec, ...]:
     """The virtio devices `config` asks for, in Cloud Hypervisor's order."""
     specs: list[DeviceSpec] = []
     for index, disk in enumerate(config.disks or ()):
-        specs.append(DeviceSpec(disk.id or f"_disk{index}", _disk_builder(disk)))
+        specs.append(
+            DeviceSpec(disk.id or f"_disk{index}", _disk_builder(disk), disk.pci_device_id)
+        )
     for index, net in enumerate(config.net or ()):
-        specs.append(DeviceSpec(net.id or f"_net{index}", _net_builder(net)))
+        specs.append(DeviceSpec(net.id or f"_net{index}", _net_builder(net), net.pci_device_id))
     if config.rng is not None and config.rng.src:
         src = config.rng.src
-        specs.append(DeviceSpec(config.rng.id or "_rng", lambda _: _rng(src)))
+        rng = config.rng
+        specs.append(DeviceSpec(rng.id or "_rng", lambda _: _rng(src), rng.pci_device_id))
     console = config.console
     if console.mode is not ConsoleOutputMode.OFF:
         # A terminal's input goes to one console: the serial port's when it is on the tty.
         stdin = config.serial.mode is not ConsoleOutputMode.TTY
         build = _console_builder(console.mode, console.file, take_stdin=stdin)
-        specs.append(DeviceSpec(console.id or "_console", build))
+        specs.append(DeviceSpec(console.id or "_console", build, console.pci_device_id))
     return tuple(specs)
 
 
@@ -64,18 +67,35 @@ def _disk_builder(disk: DiskConfig) -> Builder:
 
 def _net_builder(net: NetConfig) -> Builder:
     def build(_: contextlib.ExitStack) -> VirtioDevice:
-        from vm_devices.virtio.devices.net import Net
-        from vm_devices.virtio.devices.netlink import configure_interface
+        import socket
+
+        from vm_devices.virtio.devices.net import Net, parse_mac
+        from vm_devices.virtio.devices.netlink import configure_interface, set_link_attributes
         from vm_devices.virtio.devices.tap import Tap
 
         pairs = max(net.num_queues // 2, 1)
+        host_mac = parse_mac(net.host_mac, "host_mac") if net.host_mac else None
         if net.fds:
             tap = Tap.from_fds([int(fd) for fd in net.fds])
         else:
             tap = Tap.create(net.tap, queue_pairs=pairs)
-            if net.ip is not None or net.tap is None:
-                configure_interface(tap.name, net.ip, net.mask)
-        return Net(tap, mac=net.mac, queue_size=net.queue_size)
+        try:
+            if net.ip is not None or (net.tap is None and not net.fds):
+                configure_interface(tap.name, net.ip, net.mask, mac=host_mac, mtu=net.mtu)
+            elif host_mac is not None or net.mtu is not None:
+                set_link_attributes(socket.if_nametoindex(tap.name), mac=host_mac, mtu=net.mtu)
+            return Net(
+                tap,
+                mac=net.mac,
+                queue_size=net.queue_size,
+                mtu=net.mtu,
+                offload_csum=net.offload_csum,
+                offload_tso=net.offload_tso,
+                offload_ufo=net.offload_ufo,
+            )
+        except BaseException:
+            tap.close()
+            raise
 
     return build
 

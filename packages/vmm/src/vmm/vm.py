@@ -86,7 +86,8 @@ class Vm:
         )
         self.devices = DeviceManager(self._vm, self.memory, self.pio_bus, self.mmio_bus)
         try:
-            for device in spec.devices:
+            # Devices given a slot go first, so that none is taken by one placed freely.
+            for device in sorted(spec.devices, key=lambda d: d.pci_slot is None):
                 self.devices.add(device)
         except BaseException:
             self.devices.close()

@@ -371,3 +371,36 @@ def test_open_refuses_inconsistent_options(options: dict[str, object], name: str
 def test_open_without_privilege_names_the_tap(netns: NetNamespace) -> None:
     with pytest.raises(TapError, match="x" * 16):
         Net.open(tap="x" * 16)
+
+
+@pytest.mark.parametrize(
+    ("off", "withheld"),
+    [
+        ("tso", d.OFFLOAD_TSO_FEATURES),
+        ("ufo", d.OFFLOAD_UFO_FEATURES),
+        ("csum", d.OFFLOAD_CSUM_FEATURES),
+    ],
+)
+def test_offloads_turned_off_are_not_offered(netns: NetNamespace, off: str, withheld: int) -> None:
+    device = Net(
+        netns.run(Tap.create, "off0"),
+        offload_tso=off != "tso",
+        offload_ufo=off != "ufo",
+        offload_csum=off != "csum",
+    )
+    assert not device.device_features & withheld
+    assert device.device_features & d.VIRTIO_NET_F_MRG_RXBUF
+    device.shutdown()
+
+
+def test_mtu_is_offered_in_the_config_space(netns: NetNamespace) -> None:
+    device = Net(netns.run(Tap.create, "mtu0"), mtu=1400)
+    assert device.device_features & d.VIRTIO_NET_F_MTU
+    config = memoryview(bytearray(12))
+    device.read_config(0, config)
+    assert struct.unpack_from("<H", config, 10)[0] == 1400
+    device.shutdown()
+    tap = netns.run(Tap.create, "mtu1")
+    with pytest.raises(DeviceConfigError, match="mtu"):
+        Net(tap, mtu=40)
+    tap.close()

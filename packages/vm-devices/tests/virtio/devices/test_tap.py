@@ -141,3 +141,24 @@ def test_host_namespace_is_untouched(netns: NetNamespace) -> None:
     tap = netns.run(Tap.create, "hidden0")
     assert "hidden0" not in [name for _, name in socket.if_nameindex()]
     tap.close()
+
+
+def test_configure_sets_the_hardware_address_and_mtu(netns: NetNamespace) -> None:
+    tap = netns.run(Tap.create, "attr0")
+    mac = bytes.fromhex("525400780001")
+    netns.run(configure_interface, "attr0", None, None, mac=mac, mtu=1400)
+    assert netns.hardware_address("attr0") == mac
+    assert netns.run(_mtu, "attr0") == 1400
+    assert netns.interface_flags("attr0") & IFF_UP
+    tap.close()
+
+
+def _mtu(interface: str) -> int:
+    """SIOCGIFMTU, in the calling thread's namespace."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        reply = fcntl.ioctl(sock, 0x8921, struct.pack("16s24x", interface.encode()))
+    mtu: int = struct.unpack_from("i", reply, 16)[0]
+    return mtu

@@ -37,12 +37,17 @@ DEFAULT_QUEUE_SIZE: Final = 256
 CONFIG: Final = struct.Struct("<6sHHH")  # mac, status, max_virtqueue_pairs, mtu
 MAX_FRAME: Final = 65550  # a 64 KiB GSO frame with its Ethernet (and VLAN) header
 MAX_PLAIN_FRAME: Final = 1518  # Ethernet, VLAN-tagged, without FCS
+MIN_MTU: Final = 68  # IPv4's minimum; the config space's MTU field is a u16
+MAX_MTU: Final = 65535
 
 
 class Net(VirtioDeviceBase):
     """A network device on ``tap`` (one queue pair per tap fd). ``mac`` is the
-    guest's address (random, locally administered, when None). The device
-    owns the tap and closes it at :meth:`shutdown`."""
+    guest's address (random, locally administered, when None). ``mtu`` is
+    offered to the driver (``VIRTIO_NET_F_MTU``); ``offload_csum``,
+    ``offload_tso`` and ``offload_ufo`` off withhold those offloads from the
+    guest, as CH's ``--net offload_*=off`` do. The device owns the tap and
+    closes it at :meth:`shutdown`."""
 
     def __init__(
         self,
@@ -50,6 +55,10 @@ class Net(VirtioDeviceBase):
         *,
         mac: str | bytes | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        mtu: int | None = None,
+        offload_csum: bool = True,
+        offload_tso: bool = True,
+        offload_ufo: bool = True,
         name: str = "virtio-net",
     ) -> None:
         if queue_size < 2 or queue_size > 32768 or queue_size & (queue_size - 1):
@@ -67,9 +76,22 @@ class Net(VirtioDeviceBase):
                 features |= feature
         if offloads & d.TUN_F_UFO:
             features |= d.VIRTIO_NET_F_HOST_UFO
+        for enabled, withheld in (
+            (offload_csum, d.OFFLOAD_CSUM_FEATURES),
+            (offload_tso, d.OFFLOAD_TSO_FEATURES),
+            (offload_ufo, d.OFFLOAD_UFO_FEATURES),
+        ):
+            if not enabled:
+                features &= ~withheld
+        if mtu is not None:
+            if not MIN_MTU <= mtu <= MAX_MTU:
+                raise DeviceConfigError(name, "mtu", mtu, f"is not {MIN_MTU}..{MAX_MTU}")
+            features |= d.VIRTIO_NET_F_MTU
         sizes = [queue_size] * (2 * self.pairs + 1)
         super().__init__(DeviceType.NET, sizes, features)
-        self._config = bytearray(CONFIG.pack(self.mac, d.VIRTIO_NET_S_LINK_UP, self.pairs, 0))
+        self._config = bytearray(
+            CONFIG.pack(self.mac, d.VIRTIO_NET_S_LINK_UP, self.pairs, mtu or 0)
+        )
         self._workers = WorkerGroup()
         self._receivers: list[NetReceiver] = []
         self._counters: list[NetCounters] = []

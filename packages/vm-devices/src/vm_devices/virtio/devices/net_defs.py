@@ -17,6 +17,7 @@ __all__ = ["TUN_F_UFO"]
 VIRTIO_NET_F_CSUM: Final = 1 << 0
 VIRTIO_NET_F_GUEST_CSUM: Final = 1 << 1
 VIRTIO_NET_F_CTRL_GUEST_OFFLOADS: Final = 1 << 2
+VIRTIO_NET_F_MTU: Final = 1 << 3
 VIRTIO_NET_F_MAC: Final = 1 << 5
 VIRTIO_NET_F_GUEST_TSO4: Final = 1 << 7
 VIRTIO_NET_F_GUEST_TSO6: Final = 1 << 8
@@ -83,3 +84,19 @@ def tap_offloads(guest_features: int) -> int:
         if guest_features & feature:
             flags |= needed
     return flags
+
+
+# What `--net offload_csum=off`, `offload_tso=off` and `offload_ufo=off` take
+# away, as CH does: segmentation needs checksum offload, so csum=off takes all.
+OFFLOAD_TSO_FEATURES: Final = (
+    VIRTIO_NET_F_HOST_TSO4
+    | VIRTIO_NET_F_HOST_TSO6
+    | VIRTIO_NET_F_HOST_ECN
+    | VIRTIO_NET_F_GUEST_TSO4
+    | VIRTIO_NET_F_GUEST_TSO6
+    | VIRTIO_NET_F_GUEST_ECN
+)
+OFFLOAD_UFO_FEATURES: Final = VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_GUEST_UFO
+OFFLOAD_CSUM_FEATURES: Final = (
+    VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | OFFLOAD_TSO_FEATURES | OFFLOAD_UFO_FEATURES
+)

@@ -1,4 +1,4 @@
-"""Host-side set-up of a tap over rtnetlink: an IPv4 address, and link up.
+"""Host-side set-up of a tap over rtnetlink: an IPv4 address, MAC and MTU, and link up.
 
 Two requests (``RTM_NEWADDR``, ``RTM_NEWLINK``) on an ``AF_NETLINK`` socket
 from the standard library, each acknowledged by the kernel, instead of a
@@ -20,7 +20,7 @@ from typing import Final
 
 from vm_devices.virtio.devices.errors import NetlinkError, TapError
 
-__all__ = ["add_ipv4_address", "configure_interface", "set_link_up"]
+__all__ = ["add_ipv4_address", "configure_interface", "set_link_attributes", "set_link_up"]
 
 NETLINK_ROUTE: Final = 0
 NLMSG_ERROR: Final = 2
@@ -31,6 +31,8 @@ NLM_F_ACK: Final = 0x004
 NLM_F_REPLACE: Final = 0x100
 NLM_F_CREATE: Final = 0x400
 IFF_UP: Final = 0x1
+IFLA_ADDRESS: Final = 1
+IFLA_MTU: Final = 4
 IFA_ADDRESS: Final = 1
 IFA_LOCAL: Final = 2
 IFA_BROADCAST: Final = 4
@@ -91,6 +93,17 @@ def set_link_up(index: int) -> None:
         netlink.request(f"link {index} up", RTM_NEWLINK, 0, payload)
 
 
+def set_link_attributes(index: int, *, mac: bytes | None = None, mtu: int | None = None) -> None:
+    """``ip link set dev <index> address <mac> mtu <mtu>`` (what is given of the two)."""
+    payload = IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+    if mac is not None:
+        payload += _attribute(IFLA_ADDRESS, mac)
+    if mtu is not None:
+        payload += _attribute(IFLA_MTU, struct.pack("=I", mtu))
+    with _RtNetlink() as netlink:
+        netlink.request(f"link {index} address/mtu", RTM_NEWLINK, 0, payload)
+
+
 def add_ipv4_address(index: int, interface: ipaddress.IPv4Interface) -> None:
     """``ip addr replace <address>/<prefix> brd + dev <index>``."""
     network = interface.network
@@ -108,16 +121,26 @@ def add_ipv4_address(index: int, interface: ipaddress.IPv4Interface) -> None:
         )
 
 
-def configure_interface(name: str, ip: str | None = None, netmask: str | None = None) -> None:
+def configure_interface(
+    name: str,
+    ip: str | None = None,
+    netmask: str | None = None,
+    *,
+    mac: bytes | None = None,
+    mtu: int | None = None,
+) -> None:
     """Give interface ``name`` the address ``ip``/``netmask`` (when ``ip`` is
-    set) and bring it up. Raises ``ValueError`` for an address or netmask that
-    is not IPv4 (``netmask`` may be dotted or a prefix length, default /24),
+    set), the hardware address ``mac`` and ``mtu`` (when set), and bring it
+    up. Raises ``ValueError`` for an address or netmask that is not IPv4
+    (``netmask`` may be dotted or a prefix length, default /24),
     :class:`TapError` when there is no such interface, :class:`NetlinkError`
     when the kernel refuses."""
     try:
         index = socket.if_nametoindex(name)
     except OSError:
         raise TapError(name, "configuration", errno.ENODEV, "no such interface") from None
+    if mac is not None or mtu is not None:
+        set_link_attributes(index, mac=mac, mtu=mtu)
     if ip is not None:
         interface = ipaddress.IPv4Interface(f"{ip}/{netmask or 24}")
         add_ipv4_address(index, interface)
