@@ -7,7 +7,10 @@ it, so a missing dependency declaration fails here rather than for the user.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -28,7 +31,7 @@ PACKAGES = [
 ]
 PYTHON = "3.11"
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "isolated", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "uv|virtualenv"
 
@@ -44,6 +47,41 @@ def tests(session: nox.Session) -> None:
     session.install("pytest-xdist")
     args = session.posargs or ["packages", "tests"]
     session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def _project(name: str) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads(
+        (ROOT / "packages" / name / "pyproject.toml").read_text()
+    )["project"]
+    return project
+
+
+def _local_dependencies(name: str, *, extras: bool = False) -> set[str]:
+    """The workspace folders `name` depends on, transitively (with its `test` extra)."""
+    folder_of = {str(_project(folder)["name"]): folder for folder in PACKAGES}
+    project = _project(name)
+    requirements: list[str] = list(project.get("dependencies", []))
+    if extras:
+        requirements += project.get("optional-dependencies", {}).get("test", [])
+    found: set[str] = set()
+    for requirement in requirements:
+        folder = folder_of.get(re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0])
+        if folder is not None and folder not in found:
+            found |= {folder} | _local_dependencies(folder)
+    return found
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", PACKAGES)
+def isolated(session: nox.Session, package: str) -> None:
+    """One package's own tests with only it and its declared dependencies installed:
+    an undeclared dependency fails here, as it would for a user who installs it alone."""
+    local = sorted(_local_dependencies(package, extras=True))
+    session.install(*[f"./packages/{name}" for name in local], f"./packages/{package}[test]")
+    session.run(
+        "pytest", f"packages/{package}", "-q", *session.posargs,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
 
 
 @nox.session(python=PYTHON)
