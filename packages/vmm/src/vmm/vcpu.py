@@ -43,6 +43,18 @@ class IoBus(Protocol):
     def write(self, address: int, data: memoryview) -> bool: ...
 
 
+# Names a file to write the modules loaded when vCPU 0 first enters KVM_RUN
+# (the start-up import budget test reads it).
+IMPORTS_AT_FIRST_RUN = "CH_IMPORTS_AT_FIRST_RUN"
+
+
+def _record_imports(path: str) -> None:
+    import sys
+
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("\n".join(sorted(sys.modules)) + "\n")
+
+
 class VcpuThread:
     """Runs one vCPU until the VM stops; exits the loop when kicked after a stop request."""
 
@@ -141,6 +153,8 @@ class VcpuThread:
     def _loop(self) -> None:
         # Wall-clock time, so a benchmark can compare it with when it started the VMM.
         log.info("vCPU %d: first KVM_RUN at %.6f", self.vcpu.id, time.time())
+        if self.vcpu.id == 0 and (record := os.environ.get(IMPORTS_AT_FIRST_RUN)):
+            _record_imports(record)
         run = self.vcpu.run
         pio_read, pio_write = self._pio.read, self._pio.write
         mmio_read, mmio_write = self._mmio.read, self._mmio.write
