@@ -84,6 +84,8 @@ class VcpuThread:
         self.thread.start()
 
     def kick(self) -> None:
+        if self.thread.ident is None:  # never started: nothing runs to kick
+            return
         self.vcpu.kick()
         with self._pause:  # a parked thread must see a stop request too
             self._pause.notify_all()
@@ -128,7 +130,8 @@ class VcpuThread:
         self.vcpu.kick()
 
     def join(self, timeout: float | None = None) -> None:
-        self.thread.join(timeout)
+        if self.thread.ident is not None:
+            self.thread.join(timeout)
 
     def _run(self) -> None:
         try:

@@ -7,6 +7,7 @@ signal, an error), through its `StopSignal`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import BinaryIO
 from kvm_ioctls import Kvm, KvmError, install_kick_handler
 from vm_devices import MmioBus, PioBus
 from vm_devices.legacy import SERIAL_COM1_BASE, SERIAL_COM1_IRQ, SERIAL_LENGTH
-from vm_memory import MappingOptions
+from vm_memory import MappingOptions, VmMemoryError
 
 from vmm.arch import layout
 from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology
@@ -53,14 +54,33 @@ class VmSpec:
 
 
 class Vm:
+    """One VM: KVM's VM, guest RAM, the buses and devices, and the vCPU threads.
+
+    Every resource is taken onto one ExitStack as it is made, so a VM that
+    fails half-built releases everything it had (fds, guest RAM, taps), and
+    `shutdown` releases the same.
+    """
+
     def __init__(
         self, spec: VmSpec, *, start_time: float, serial_output: BinaryIO | None = None
     ) -> None:
         self.spec = spec
         self.stop = StopSignal()
+        self._threads: list[VcpuThread] = []
+        self._resources = contextlib.ExitStack()
+        try:
+            self._build(spec, start_time, serial_output)
+        except BaseException:
+            self._resources.close()
+            raise
+
+    def _build(self, spec: VmSpec, start_time: float, serial_output: BinaryIO | None) -> None:
+        take = self._resources.callback
         try:
             self._kvm = Kvm()
+            take(self._kvm.close)
             self._vm = self._kvm.create_vm()
+            take(self._vm.close)
             self._vm.set_tss_address(TSS_ADDRESS)
             self._vm.set_identity_map_address(IDENTITY_MAP_ADDRESS)
             self._vm.create_irq_chip()
@@ -70,6 +90,7 @@ class Vm:
         self.memory = create_guest_ram(
             spec.memory_size, shared=spec.shared_memory, options=spec.memory_options
         )
+        take(self._release_memory)
         map_into_vm(self._vm, self.memory)
         boot = load_payload(self.memory, spec.payload, spec.memory_size)
         self.memory.write(layout.EBDA, mptable_bytes(spec.vcpus))
@@ -84,14 +105,12 @@ class Vm:
             serial_output=serial_output,
             serial_enabled=spec.serial_enabled,
         )
+        take(self.legacy.close)
         self.devices = DeviceManager(self._vm, self.memory, self.pio_bus, self.mmio_bus)
-        try:
-            # Devices given a slot go first, so that none is taken by one placed freely.
-            for device in sorted(spec.devices, key=lambda d: d.pci_slot is None):
-                self.devices.add(device)
-        except BaseException:
-            self.devices.close()
-            raise
+        take(self.devices.close)
+        # Devices given a slot go first, so that none is taken by one placed freely.
+        for device in sorted(spec.devices, key=lambda d: d.pci_slot is None):
+            self.devices.add(device)
         vcpus = create_vcpus(
             self._vm,
             spec.vcpus,
@@ -101,11 +120,27 @@ class Vm:
             boot=boot,
             memory=self.memory,
         )
+        take(self._close_stopped_vcpus)
         affinity = dict(spec.vcpu_affinity)
         self._threads = [
             VcpuThread(v, self.pio_bus, self.mmio_bus, self.stop, host_cpus=affinity.get(v.id))
             for v in vcpus
         ]
+
+    def _close_stopped_vcpus(self) -> None:
+        for thread in self._threads:
+            if not thread.thread.is_alive():
+                thread.vcpu.close()
+
+    def _release_memory(self) -> None:
+        """Unmap guest RAM, unless a vCPU thread that would not stop may still touch it."""
+        if any(thread.thread.is_alive() for thread in self._threads):
+            log.warning("guest memory stays mapped: a vCPU thread did not stop")
+            return
+        try:
+            self.memory.close()
+        except VmMemoryError as error:  # a view still held somewhere: better kept than freed
+            log.warning("guest memory stays mapped: %s", error)
 
     def start(self) -> None:
         """Start every vCPU thread; vCPU 0 enters the payload, the others wait for SIPI."""
@@ -122,7 +157,7 @@ class Vm:
         return self.stop.wait(timeout)
 
     def shutdown(self) -> StopEvent:
-        """Stop the vCPUs (kick, join) and release KVM and guest memory."""
+        """Stop the vCPUs (kick, join) and release KVM, the devices and guest memory."""
         self.stop.request(StopReason.SIGNAL, "stopped by the VMM")
         for thread in self._threads:
             thread.kick()
@@ -130,13 +165,7 @@ class Vm:
             thread.join(VCPU_JOIN_TIMEOUT)
             if thread.thread.is_alive():
                 log.warning("vCPU %d did not stop within %.0f s", thread.vcpu.id, VCPU_JOIN_TIMEOUT)
-        self.legacy.close()
-        self.devices.close()
-        for thread in self._threads:
-            if not thread.thread.is_alive():
-                thread.vcpu.close()
-        self._vm.close()
-        self._kvm.close()
+        self._resources.close()
         event = self.stop.wait(0)
         assert event is not None
         return event
