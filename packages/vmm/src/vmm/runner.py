@@ -142,6 +142,15 @@ class LaunchedVm:
         return self.vm.device_tree()
 
 
+def boot(config: VmConfig, *, start_time: float | None = None) -> LaunchedVm:
+    """Build `config`'s VM and start its vCPUs (call it from the main thread, which
+    takes the vCPU kick signal); refuses what this VMM does not build. The VM runs
+    until the guest stops it or `stop()` is called."""
+    launched = LaunchedVm(config, start_time=time.monotonic() if start_time is None else start_time)
+    launched.start()
+    return launched
+
+
 def run_vm(config: VmConfig, *, start_time: float | None = None) -> int:
     """Boot the VM, wait until it stops, return the exit status (0: clean stop)."""
     start = time.monotonic() if start_time is None else start_time
