@@ -216,3 +216,33 @@ def test_landlock_rule_paths_must_exist(tmp_path: Path) -> None:
         VmParams(kernel="k", landlock_rules=(f"path={tmp_path}/x,access=rw",)), check_files=False
     )
     assert error.option == "--landlock-rules"
+
+
+@pytest.mark.parametrize("field", ["kernel", "initramfs", "disk"])
+def test_a_fifo_is_refused_without_blocking(elf_kernel: str, tmp_path: Path, field: str) -> None:
+    """Opening a FIFO would block until a writer comes: the type is checked first."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    params = {
+        "kernel": VmParams(kernel=str(fifo)),
+        "initramfs": VmParams(kernel=elf_kernel, initramfs=str(fifo)),
+        "disk": VmParams(kernel=elf_kernel, disks=(f"path={fifo}",)),
+    }[field]
+    error = _error(params)
+    assert "is a FIFO or socket, not a file or a device" in error.message
+
+
+@pytest.mark.parametrize("option", ["serial", "console"])
+def test_a_console_file_that_is_a_fifo_is_refused(
+    elf_kernel: str, tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    console = f"file={fifo}"
+    params = (
+        VmParams(kernel=elf_kernel, serial=console)
+        if option == "serial"
+        else VmParams(kernel=elf_kernel, console=console)
+    )
+    error = _error(params)
+    assert error.for_option() == f"--{option}: '{fifo}' is a FIFO or socket, not a file"

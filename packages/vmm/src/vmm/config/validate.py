@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import stat
 
 from vmm.config.errors import ValidationError
 from vmm.config.model import (
@@ -47,6 +49,8 @@ def validate(config: VmConfig, *, check_files: bool = True) -> VmConfig:
     """Check that `config` can boot; return it normalized as it will run."""
     config = _check_payload(config, check_files)
     _check_consoles(config)
+    if check_files:
+        _check_console_files(config)
     _check_cpus(config)
     _check_memory(config)
     checker = DeviceChecker(config, check_files)
@@ -128,6 +132,23 @@ def _check_consoles(config: VmConfig) -> None:
             raise ValidationError(f"{name}.socket", "Path missing when using socket console mode")
     if config.debug_console.mode is ConsoleOutputMode.FILE and not config.debug_console.file:
         raise ValidationError("debug_console.file", "Path missing when using file console mode")
+
+
+def _check_console_files(config: VmConfig) -> None:
+    """A console's output file may be anything but a FIFO or socket: opening one of
+    those for writing blocks until a reader comes, which would hang the VMM."""
+    for name in ("serial", "console"):
+        console = getattr(config, name)
+        if console.mode is not ConsoleOutputMode.FILE or not console.file:
+            continue
+        try:
+            kind = os.stat(console.file).st_mode
+        except OSError:
+            continue  # created when the VM starts
+        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):
+            raise ValidationError(
+                f"{name}.file", f"'{console.file}' is a FIFO or socket, not a file"
+            )
 
 
 def _check_cpus(config: VmConfig) -> None:

@@ -25,7 +25,17 @@ NUM_DEVICE_IDS = 32
 
 
 def check_readable_file(path_field: str, path: str, *, writable: bool = False) -> None:
-    """The file exists, is a regular file or block device and opens as the device will open it."""
+    """The file exists, is a regular file or block device and opens as the device will open it.
+
+    Its type is checked first, with stat(): opening a FIFO blocks until a
+    writer comes, which would hang the VMM (and, through the API, a worker).
+    """
+    try:
+        kind = os.stat(path).st_mode
+    except OSError as error:
+        raise ValidationError(path_field, f"cannot open '{path}': {error.strerror}") from None
+    if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):
+        raise ValidationError(path_field, f"'{path}' is a FIFO or socket, not a file or a device")
     try:
         fd = os.open(path, (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC)
     except OSError as error:
