@@ -14,17 +14,19 @@ never run side by side, not across pytest workers nor across test runs.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+
+from guest_lock import guest_boot_lock
+
 _KVM_DEVICE = "/dev/kvm"
 _REPORT_ENV = "CH_KVM_SKIP_REPORT"
-_BOOT_LOCK = os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock")
 _BOOT_LOCK_WAIT = 3600.0
 
 
@@ -64,17 +66,8 @@ def _guest_boot_lock(request: pytest.FixtureRequest) -> Iterator[None]:
     if "kvm" not in request.keywords or not _kvm_usable():
         yield
         return
-    fd = os.open(_BOOT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
-        deadline = time.monotonic() + _BOOT_LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another guest held {_BOOT_LOCK} for {_BOOT_LOCK_WAIT:.0f} s")
-                time.sleep(0.2)
-        yield
-    finally:
-        os.close(fd)  # closing the only descriptor drops the lock
+        with guest_boot_lock(_BOOT_LOCK_WAIT):
+            yield
+    except TimeoutError as error:
+        pytest.fail(str(error))

@@ -107,7 +107,8 @@ def typecheck(session: nox.Session) -> None:
             session.run("mypy", *files)
     if (ROOT / "tests").exists():
         session.run("mypy", "tests", "noxfile.py")
-        session.run("mypy", "conftest.py")  # a run of its own: tests/ has a conftest too
+        # A run of its own (tests/ has a conftest too), finding tests/guest_lock.py.
+        session.run("mypy", "conftest.py", env={"MYPYPATH": "tests"})
 
 
 def _test_folders(tests: Path) -> list[list[str]]:

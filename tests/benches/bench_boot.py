@@ -21,7 +21,6 @@ or CH_GUEST_BOOT_LOCK), as the tests do: guests never share the host's CPUs.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -30,8 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKER = os.environ.get("CH_BENCH_BOOT_MARKER", "GUEST-USERSPACE-READY").encode()
 KVM_RUN = 0xAE80
 TIMEOUT = float(os.environ.get("CH_BENCH_BOOT_TIMEOUT", "1800"))
-BOOT_LOCK = os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock")
+sys.path.insert(0, str(ROOT / "tests"))
+from guest_lock import guest_boot_lock  # noqa: E402  (tests/ is not a package)
 
 
 @dataclass
@@ -60,21 +59,10 @@ def guest_dir() -> Path:
     raise SystemExit("bench_boot: no test guest (scripts/dev_cli.sh build-guest)")
 
 
-@contextmanager
-def boot_lock() -> Iterator[None]:
-    """Hold the host-wide guest-boot lock for the whole of one boot (README): on
-    this nested PVM host a guest sharing a CPU with another one slows down many
-    times over, so boots of the tests, the benches and by hand take turns."""
-    fd = os.open(BOOT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for another guest boot to end ({BOOT_LOCK})", flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the only descriptor drops the lock
+def boot_lock() -> AbstractContextManager[None]:
+    """The host-wide guest-boot lock (tests/guest_lock.py) for the whole of one boot,
+    saying so when it has to wait for another boot."""
+    return guest_boot_lock(on_wait=lambda message: print(message, flush=True))
 
 
 def vmm_memory_mib(pid: int, guest_bytes: int) -> float:
