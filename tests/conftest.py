@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Guest, VmmProcess, find_guest
+from vmm.testing import echo_kernel
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,15 @@ def guest() -> Guest:
     if found is None:
         pytest.fail("no test guest: run scripts/dev_cli.sh build-guest (or set CH_GUEST_DIR)")
     return found
+
+
+@pytest.fixture
+def echo_elf(tmp_path: Path) -> Path:
+    """The tiny echo guest (`vmm.testing.echo_kernel`) as a PVH ELF file: a boot of
+    seconds, for what needs a running VM rather than Linux."""
+    path = tmp_path / "echo.elf"
+    path.write_bytes(echo_kernel())
+    return path
 
 
 @pytest.fixture

@@ -51,6 +51,20 @@ class Guest:
         return " ".join(parts)
 
 
+def script_disk(path: Path, script: str) -> Path:
+    """An ext4 disk holding `script` as run.sh, for the guest's `guest.script=/dev/vdX`
+    knob: a script too long for the kernel's 2 KiB command line as guest.cmd64."""
+    folder = path.with_suffix(".d")
+    folder.mkdir()
+    (folder / "run.sh").write_text(script)
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(folder), str(path), "8M"],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
 def find_guest() -> Guest | None:
     candidates = [
         os.environ.get("CH_GUEST_DIR"),

@@ -30,7 +30,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import Guest, TcpPeer, VmmProcess, listen_in, network_namespace
+from harness import Guest, TcpPeer, VmmProcess, listen_in, network_namespace, script_disk
 
 pytestmark = [pytest.mark.kvm, pytest.mark.slow]
 
@@ -98,26 +98,13 @@ def _readonly_disk(path: Path) -> bytes:
     return bytes(data)
 
 
-def _script_disk(path: Path) -> None:
-    """An ext4 disk holding the guest's run.sh (guest.script=): the script is
-    too long for the kernel's 2 KiB command line."""
-    folder = path.with_suffix(".d")
-    folder.mkdir()
-    (folder / "run.sh").write_text(SCRIPT)
-    subprocess.run(
-        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(folder), str(path), "8M"],
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_guest_drivers_use_every_device(
     vmm: type[VmmProcess], guest: Guest, tmp_path: Path
 ) -> None:
     readonly = _readonly_disk(tmp_path / "readonly.raw")
     scratch = tmp_path / "scratch.raw"
     scratch.write_bytes(bytes(DISK_SIZE))
-    _script_disk(tmp_path / "script.ext4")
+    script_disk(tmp_path / "script.ext4", SCRIPT)
     console = tmp_path / "console.out"
     from_host = os.urandom(MIB)
     cmdline = guest.cmdline(None, "guest.script=/dev/vdc").replace(" pci=off", "")

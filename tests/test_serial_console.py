@@ -12,20 +12,17 @@ from pathlib import Path
 
 import pytest
 from harness import VmmProcess
-from vmm.testing import echo_kernel
 
 pytestmark = pytest.mark.kvm
 
 
 @pytest.mark.parametrize("payload", ["--kernel", "--firmware"])
 def test_typed_input_reaches_the_guest_and_its_reset_ends_the_vmm(
-    vmm: type[VmmProcess], tmp_path: Path, payload: str
+    vmm: type[VmmProcess], echo_elf: Path, payload: str
 ) -> None:
     """The same PVH ELF as --kernel and as --firmware (how hypervisor-fw is given)."""
-    kernel = tmp_path / "echo.elf"
-    kernel.write_bytes(echo_kernel())
     process = vmm(
-        [payload, str(kernel), "--memory", "size=64M", "--serial", "tty", "--console", "off"]
+        [payload, str(echo_elf), "--memory", "size=64M", "--serial", "tty", "--console", "off"]
     )
     process.send("hello from the host\n")
     assert process.wait_for("hello", timeout=60) == "hello from the host"

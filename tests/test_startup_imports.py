@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from harness import VmmProcess
-from vmm.testing import echo_kernel
 
 pytestmark = pytest.mark.kvm
 
@@ -27,13 +26,11 @@ RECORDED = Path(__file__).with_name("startup_imports.txt")
 
 
 def test_no_new_module_is_loaded_before_the_first_kvm_run(
-    vmm: type[VmmProcess], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    vmm: type[VmmProcess], echo_elf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kernel = tmp_path / "echo.elf"
-    kernel.write_bytes(echo_kernel())
     loaded_file = tmp_path / "imports.txt"
     monkeypatch.setenv("CH_IMPORTS_AT_FIRST_RUN", str(loaded_file))
-    process = vmm(["--kernel", str(kernel), "--memory", "size=64M", "--serial", "tty"])
+    process = vmm(["--kernel", str(echo_elf), "--memory", "size=64M", "--serial", "tty"])
     deadline = time.monotonic() + 60
     while not loaded_file.exists() or not loaded_file.read_text().endswith("\n"):
         assert process.process.poll() is None, process.stderr()

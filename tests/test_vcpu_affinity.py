@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from harness import VmmProcess
-from vmm.testing import echo_kernel
 
 pytestmark = pytest.mark.kvm
 
@@ -29,18 +28,16 @@ def _allowed_cpus(pid: int) -> list[str]:
     return lists
 
 
-def _args(tmp_path: Path, affinity: str) -> list[str]:
-    kernel = tmp_path / "echo.elf"
-    kernel.write_bytes(echo_kernel())
+def _args(echo_elf: Path, affinity: str) -> list[str]:
     return [
-        "--kernel", str(kernel), "--memory", "size=64M", "--serial", "tty", "--console", "off",
+        "--kernel", str(echo_elf), "--memory", "size=64M", "--serial", "tty", "--console", "off",
         "--cpus", f"boot=2,affinity={affinity}",
     ]  # fmt: skip
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 host CPUs")
-def test_each_vcpu_thread_runs_on_its_own_host_cpus(vmm: type[VmmProcess], tmp_path: Path) -> None:
-    process = vmm(_args(tmp_path, "[0@[1],1@[0]]"))
+def test_each_vcpu_thread_runs_on_its_own_host_cpus(vmm: type[VmmProcess], echo_elf: Path) -> None:
+    process = vmm(_args(echo_elf, "[0@[1],1@[0]]"))
     process.send("ready?\n")
     assert process.wait_for("ready?", timeout=60) == "ready?"  # the vCPUs run
     allowed = _allowed_cpus(process.process.pid)
@@ -50,8 +47,8 @@ def test_each_vcpu_thread_runs_on_its_own_host_cpus(vmm: type[VmmProcess], tmp_p
 
 
 def test_a_host_cpu_that_does_not_exist_stops_the_vm_with_an_error(
-    vmm: type[VmmProcess], tmp_path: Path
+    vmm: type[VmmProcess], echo_elf: Path
 ) -> None:
-    process = vmm(_args(tmp_path, "[0@[4095]]"))
+    process = vmm(_args(echo_elf, "[0@[4095]]"))
     assert process.wait() == 1
     assert "vCPU 0: cannot run on host CPUs 4095" in process.stderr()

@@ -56,7 +56,7 @@ from bench_boot import boot_lock, guest_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-from harness import listen_in  # noqa: E402  (tests/ is not a package)
+from harness import listen_in, script_disk  # noqa: E402  (tests/ is not a package)
 
 RUNS = int(os.environ.get("CH_BENCH_IO_RUNS", "3"))
 TCP_KIB = int(os.environ.get("CH_BENCH_IO_TCP_KIB", "1024"))
@@ -180,17 +180,9 @@ class Files:
     def __init__(self, folder: Path) -> None:
         self.read = folder / "read.raw"
         self.scratch = folder / "scratch.raw"
-        self.script = folder / "script.ext4"
+        self.script = script_disk(folder / "script.ext4", SCRIPT)
         self.read_data = os.urandom(DISK_MIB * MIB)
         self.read.write_bytes(self.read_data)
-        root = folder / "script.d"
-        root.mkdir()
-        (root / "run.sh").write_text(SCRIPT)
-        subprocess.run(
-            ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(root), str(self.script), "8M"],
-            check=True,
-            capture_output=True,
-        )
 
     def reset_scratch(self) -> None:
         """0xff everywhere, so that the guest's zeros show on the host."""
