@@ -32,9 +32,9 @@ def device_specs(config: VmConfig) -> tuple[DeviceSpec, ...]:
         )
     for index, net in enumerate(config.net or ()):
         specs.append(DeviceSpec(net.id or f"_net{index}", _net_builder(net), net.pci_device_id))
-    if config.rng is not None and config.rng.src:
-        src = config.rng.src
-        rng = config.rng
+    rng = config.rng
+    if rng is not None and rng.src:
+        src = rng.src
         specs.append(DeviceSpec(rng.id or "_rng", lambda _: _rng(src), rng.pci_device_id))
     console = config.console
     if console.mode is not ConsoleOutputMode.OFF:

@@ -22,13 +22,12 @@ from typing import Any
 
 from vmm.config.devices import ImageType
 from vmm.config.errors import ValidationError
-from vmm.config.model import ConsoleOutputMode, CpusConfig, VmConfig
+from vmm.config.model import CpusConfig, VmConfig
 
 __all__ = ["BUILT", "RULES", "refuse_unbuilt"]
 
 _BOOT = "tests/test_boot.py"
 _DEVICES = "tests/test_guest_devices.py"
-_SEED = "tests/test_seed_lines.py"
 _API = "tests/test_api.py"
 _IDS = "packages/vmm/tests/test_virtio_devices.py"
 _MEMORY = "packages/vm-memory/tests/test_region.py"
@@ -124,10 +123,6 @@ def _image_type(value: Any, _disk: Any) -> str | None:
     if value in (ImageType.UNKNOWN, ImageType.RAW):
         return None
     return f"{value.value.lower()} images are not supported by this VMM yet (raw only)"
-
-
-def _debug_mode(value: Any, _owner: Any) -> str | None:
-    return None if value is ConsoleOutputMode.OFF else "is not available yet in this VMM"
 
 
 # Fields built for some values only: the rule says why a value is refused.

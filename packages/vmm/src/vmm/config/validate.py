@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import stat
 
 from vmm.config.errors import ValidationError
 from vmm.config.model import (
@@ -24,7 +22,11 @@ from vmm.config.model import (
     ConsoleOutputMode,
     VmConfig,
 )
-from vmm.config.validate_devices import DeviceChecker, check_readable_file
+from vmm.config.validate_devices import (
+    DeviceChecker,
+    check_readable_file,
+    refuse_fifo_or_socket,
+)
 
 __all__ = ["MAX_SUPPORTED_CPUS", "MIN_MEMORY_SIZE", "check_kernel_image", "validate"]
 
@@ -139,16 +141,8 @@ def _check_console_files(config: VmConfig) -> None:
     those for writing blocks until a reader comes, which would hang the VMM."""
     for name in ("serial", "console"):
         console = getattr(config, name)
-        if console.mode is not ConsoleOutputMode.FILE or not console.file:
-            continue
-        try:
-            kind = os.stat(console.file).st_mode
-        except OSError:
-            continue  # created when the VM starts
-        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):
-            raise ValidationError(
-                f"{name}.file", f"'{console.file}' is a FIFO or socket, not a file"
-            )
+        if console.mode is ConsoleOutputMode.FILE and console.file:
+            refuse_fifo_or_socket(f"{name}.file", console.file, "a file")
 
 
 def _check_cpus(config: VmConfig) -> None:

@@ -10,7 +10,7 @@ from vmm.config.errors import ValidationError
 from vmm.config.model import VmConfig
 from vmm.config.values import is_netmask
 
-__all__ = ["DeviceChecker", "check_readable_file"]
+__all__ = ["DeviceChecker", "check_readable_file", "refuse_fifo_or_socket"]
 
 # Largest power of two a u16 queue size can hold.
 VIRTIO_MAX_QUEUE_SIZE = 32768
@@ -24,18 +24,22 @@ MIN_MTU = 1280
 NUM_DEVICE_IDS = 32
 
 
-def check_readable_file(path_field: str, path: str, *, writable: bool = False) -> None:
-    """The file exists, is a regular file or block device and opens as the device will open it.
-
-    Its type is checked first, with stat(): opening a FIFO blocks until a
-    writer comes, which would hang the VMM (and, through the API, a worker).
-    """
+def refuse_fifo_or_socket(path_field: str, path: str, expected: str) -> None:
+    """Raise when `path` is a FIFO or socket: opening one blocks until a peer comes,
+    which would hang the VMM (and, through the API, a worker). stat() does not block;
+    a path that does not exist passes (the caller opens or creates it)."""
     try:
         kind = os.stat(path).st_mode
-    except OSError as error:
-        raise ValidationError(path_field, f"cannot open '{path}': {error.strerror}") from None
+    except OSError:
+        return
     if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):
-        raise ValidationError(path_field, f"'{path}' is a FIFO or socket, not a file or a device")
+        raise ValidationError(path_field, f"'{path}' is a FIFO or socket, not {expected}")
+
+
+def check_readable_file(path_field: str, path: str, *, writable: bool = False) -> None:
+    """The file exists, is a regular file or block device and opens as the device will
+    open it; its type is checked before it is opened (`refuse_fifo_or_socket`)."""
+    refuse_fifo_or_socket(path_field, path, "a file or a device")
     try:
         fd = os.open(path, (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC)
     except OSError as error:
