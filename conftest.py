@@ -10,6 +10,10 @@ Every ``kvm`` test holds the host-wide guest-boot lock (flock on
 the benches and ``dev_cli.sh boot``: on a nested PVM host a guest whose vCPU
 shares a host CPU with another guest slows down many times over, so guests
 never run side by side, not across pytest workers nor across test runs.
+
+It also registers the workspace's test plugins (in tests/): every package's
+tests use their fixtures without importing them, so a package still tests
+alone in the `isolated` session (see tests/readme_examples.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
 from guest_lock import guest_boot_lock
+
+pytest_plugins = ["readme_examples"]
 
 _KVM_DEVICE = "/dev/kvm"
 _REPORT_ENV = "CH_KVM_SKIP_REPORT"

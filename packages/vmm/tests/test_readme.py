@@ -1,0 +1,21 @@
+"""The README's examples are real code: the configuration one runs anywhere, the boot one
+boots a guest on /dev/kvm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+
+def test_readme_configuration_example_runs(run_readme_examples: Callable[[str], None]) -> None:
+    run_readme_examples("Configuration")
+
+
+@pytest.mark.kvm
+def test_readme_boot_example_runs(
+    run_readme_examples: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_readme_examples("Running a VM from Python")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["StopReason.SIGNAL 0", "pmem: not supported by this VMM yet"]
