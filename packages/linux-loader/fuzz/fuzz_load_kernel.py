@@ -19,21 +19,21 @@ import atheris  # type: ignore[import-untyped, import-not-found, unused-ignore]
 with atheris.instrument_imports():
     from linux_loader import LoaderError, load_kernel
 
+from linux_loader.testing import ELF64_HEADER, PROGRAM_HEADER, elf_image, pvh_note
 from vm_memory import GuestMemoryMmap
 
 MEMORY_SIZE = 32 << 20
 
 
 def tiny_elf() -> bytes:
-    note = struct.pack("<III4sQ", 4, 8, 18, b"Xen\0", 0x10_0000)
-    code_offset = 64 + 2 * 56 + len(note)
-    header = struct.pack(
-        "<4sBBB9xHHIQQQIHHHHHH",
-        *(b"\x7fELF", 2, 1, 1, 2, 62, 1, 0x10_0000, 64, 0, 0, 64, 56, 2, 64, 0, 0),
+    """A PVH kernel: 64 HLTs loaded at 1 MiB, 8 KiB in memory."""
+    return elf_image(
+        [(0x10_0000, b"\xf4" * 64, 0x2000)], entry=0x10_0000, notes=pvh_note(0x10_0000, width=8)
     )
-    load = struct.pack("<IIQQQQQQ", 1, 5, code_offset, 0, 0x10_0000, 64, 0x2000, 16)
-    notes = struct.pack("<IIQQQQQQ", 4, 4, 64 + 2 * 56, 0, 0, len(note), len(note), 4)
-    return header + load + notes + note + b"\xf4" * 64
+
+
+# The fuzzer's bytes overlay the ELF header, the two program headers and the note.
+ELF_HEADERS_END = ELF64_HEADER.size + 2 * PROGRAM_HEADER.size + len(pvh_note(0, width=8))
 
 
 def tiny_bzimage() -> bytes:
@@ -59,7 +59,7 @@ def tiny_bzimage() -> bytes:
     return bytes(image)
 
 
-TEMPLATES = [(tiny_elf(), 0, 64 + 2 * 56 + 24), (tiny_bzimage(), 0x1F1, 0x26C)]
+TEMPLATES = [(tiny_elf(), 0, ELF_HEADERS_END), (tiny_bzimage(), 0x1F1, 0x26C)]
 
 
 def test_one(data: bytes) -> None:

@@ -18,11 +18,10 @@ from linux_loader import (
     SegmentOverlapError,
     load_elf,
 )
+from linux_loader.testing import elf_image, elf_note, pvh_note
 from vm_memory import GuestMemoryMmap
 
 SHARED_VMLINUX = Path(__file__).resolve().parents[3].parent / "shared" / "guest" / "vmlinux"
-MakeElf = Callable[..., bytes]
-MakeNote = Callable[[bytes, int, bytes], bytes]
 MiB = 1 << 20
 XEN = b"Xen\0"
 
@@ -95,9 +94,9 @@ def test_an_open_file_loads_like_its_path(memory: GuestMemoryMmap, vmlinux: Path
 # Tiny generated ELFs -------------------------------------------------------------
 
 
-def test_tiny_elf_loads_segments_and_zeroes_bss(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
+def test_tiny_elf_loads_segments_and_zeroes_bss(memory: GuestMemoryMmap) -> None:
     memory.write(0x20_0000, b"\xff" * 0x3000)
-    image = make_elf([(0x10_0000, b"code" * 100, 400), (0x20_0000, b"data", 0x3000)])
+    image = elf_image([(0x10_0000, b"code" * 100, 400), (0x20_0000, b"data", 0x3000)])
     result = load_elf(memory, io.BytesIO(image))
     assert memory.read(0x10_0000, 400) == b"code" * 100
     assert memory.read(0x20_0000, 0x3000) == b"data" + bytes(0x3000 - 4)
@@ -105,41 +104,33 @@ def test_tiny_elf_loads_segments_and_zeroes_bss(memory: GuestMemoryMmap, make_el
     assert result.pvh_entry is None
 
 
-def test_entry_is_e_entry(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0x10_0000, b"\x90" * 16, 16)], entry=0x10_0008)
+def test_entry_is_e_entry(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, b"\x90" * 16, 16)], entry=0x10_0008)
     assert load_elf(memory, io.BytesIO(image)).entry == 0x10_0008
 
 
 @pytest.mark.parametrize("width", [4, 8])
-def test_pvh_entry_note_of_four_or_eight_bytes(
-    memory: GuestMemoryMmap, make_elf: MakeElf, make_note: MakeNote, width: int
-) -> None:
-    notes = make_note(b"GNU\0", 3, bytes(20)) + make_note(
-        XEN, 18, (0x10_0010).to_bytes(width, "little")
-    )
-    image = make_elf([(0x10_0000, bytes(64), 64)], notes=notes)
+def test_pvh_entry_note_of_four_or_eight_bytes(memory: GuestMemoryMmap, width: int) -> None:
+    notes = elf_note(b"GNU\0", 3, bytes(20)) + pvh_note(0x10_0010, width=width)
+    image = elf_image([(0x10_0000, bytes(64), 64)], notes=notes)
     assert load_elf(memory, io.BytesIO(image)).pvh_entry == 0x10_0010
 
 
-def test_other_xen_notes_are_not_the_pvh_entry(
-    memory: GuestMemoryMmap, make_elf: MakeElf, make_note: MakeNote
-) -> None:
-    notes = make_note(XEN, 17, (0x10_0010).to_bytes(8, "little"))
-    image = make_elf([(0x10_0000, bytes(64), 64)], notes=notes)
+def test_other_xen_notes_are_not_the_pvh_entry(memory: GuestMemoryMmap) -> None:
+    notes = elf_note(XEN, 17, (0x10_0010).to_bytes(8, "little"))
+    image = elf_image([(0x10_0000, bytes(64), 64)], notes=notes)
     assert load_elf(memory, io.BytesIO(image)).pvh_entry is None
 
 
-def test_firmware_below_one_mib_loads_with_a_lower_highmem_start(
-    memory: GuestMemoryMmap, make_elf: MakeElf
-) -> None:
-    image = make_elf([(0x8000, b"fw", 2)], entry=0x8000)
+def test_firmware_below_one_mib_loads_with_a_lower_highmem_start(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x8000, b"fw", 2)], entry=0x8000)
     with pytest.raises(SegmentOutsideMemoryError, match="below highmem_start 0x100000"):
         load_elf(memory, io.BytesIO(image))
     assert load_elf(memory, io.BytesIO(image), highmem_start=0x1000).kernel_load == 0x8000
 
 
-def test_empty_segments_are_skipped(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0, b"", 0), (0x10_0000, b"x", 1)])
+def test_empty_segments_are_skipped(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0, b"", 0), (0x10_0000, b"x", 1)])
     assert load_elf(memory, io.BytesIO(image)).kernel_load == 0x10_0000
 
 
@@ -177,39 +168,37 @@ PHDR0 = 64  # first program header of a generated ELF without notes
     ],
 )
 def test_bad_header_field_is_named(
-    memory: GuestMemoryMmap, make_elf: MakeElf, patch: tuple[int, str, int], field: str
+    memory: GuestMemoryMmap, patch: tuple[int, str, int], field: str
 ) -> None:
-    image = make_elf([(0x10_0000, b"\x11" * 16, 16)])
+    image = elf_image([(0x10_0000, b"\x11" * 16, 16)])
     with pytest.raises(InvalidElfError) as caught:
         load_elf(memory, patched(image, *patch))
     assert field in caught.value.field
     assert memory.read(0x10_0000, 16) == bytes(16)
 
 
-def test_wrong_class_message_says_what_is_needed(
-    memory: GuestMemoryMmap, make_elf: MakeElf
-) -> None:
-    image = make_elf([(0x10_0000, b"x", 1)])
+def test_wrong_class_message_says_what_is_needed(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, b"x", 1)])
     with pytest.raises(InvalidElfError, match=r"EI_CLASS = 0x1: not ELFCLASS64"):
         load_elf(memory, patched(image, 4, "<B", 1))
 
 
-def test_segment_beyond_guest_memory(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0x10_0000, b"a", 1), (511 * MiB, b"b", 2 * MiB)])
+def test_segment_beyond_guest_memory(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, b"a", 1), (511 * MiB, b"b", 2 * MiB)])
     with pytest.raises(SegmentOutsideMemoryError) as caught:
         load_elf(memory, io.BytesIO(image))
     assert (caught.value.addr, caught.value.size) == (511 * MiB, 2 * MiB)
     assert memory.read(0x10_0000, 1) == b"\0", "the valid first segment was not written either"
 
 
-def test_segment_wrapping_the_address_space(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0xFFFF_FFFF_FFFF_F000, b"a", 0x2000)])
+def test_segment_wrapping_the_address_space(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0xFFFF_FFFF_FFFF_F000, b"a", 0x2000)])
     with pytest.raises(SegmentOutsideMemoryError):
         load_elf(memory, io.BytesIO(image))
 
 
-def test_overlapping_segments(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0x20_0000, b"a", 0x1000), (0x10_0000, b"b", 0x10_0001)])
+def test_overlapping_segments(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x20_0000, b"a", 0x1000), (0x10_0000, b"b", 0x10_0001)])
     with pytest.raises(SegmentOverlapError) as caught:
         load_elf(memory, io.BytesIO(image))
     assert caught.value.first == (0x10_0000, 0x10_0001)
@@ -217,54 +206,48 @@ def test_overlapping_segments(memory: GuestMemoryMmap, make_elf: MakeElf) -> Non
     assert memory.read(0x10_0000, 1) == b"\0"
 
 
-def test_touching_segments_do_not_overlap(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0x10_0000, b"a", 0x1000), (0x10_1000, b"b", 0x1000)])
+def test_touching_segments_do_not_overlap(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, b"a", 0x1000), (0x10_1000, b"b", 0x1000)])
     assert load_elf(memory, io.BytesIO(image)).kernel_end == 0x10_2000
 
 
-def test_no_loadable_segment(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
+def test_no_loadable_segment(memory: GuestMemoryMmap) -> None:
     with pytest.raises(InvalidElfError, match="no PT_LOAD"):
-        load_elf(memory, io.BytesIO(make_elf([(0x10_0000, b"", 0)])))
+        load_elf(memory, io.BytesIO(elf_image([(0x10_0000, b"", 0)])))
 
 
 @pytest.mark.parametrize("length", [0, 10, 63, 64, 100, 64 + 56 - 1])
-def test_truncated_headers(memory: GuestMemoryMmap, make_elf: MakeElf, length: int) -> None:
-    image = make_elf([(0x10_0000, b"x" * 8, 8)])
+def test_truncated_headers(memory: GuestMemoryMmap, length: int) -> None:
+    image = elf_image([(0x10_0000, b"x" * 8, 8)])
     with pytest.raises(InvalidElfError):
         load_elf(memory, io.BytesIO(image[:length]))
 
 
-def test_truncated_segment_data(memory: GuestMemoryMmap, make_elf: MakeElf) -> None:
-    image = make_elf([(0x10_0000, b"x" * 0x1000, 0x1000)])
+def test_truncated_segment_data(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, b"x" * 0x1000, 0x1000)])
     with pytest.raises(InvalidElfError, match="runs past the file's end"):
         load_elf(memory, io.BytesIO(image[:-1]))
     assert memory.read(0x10_0000, 0x1000) == bytes(0x1000)
 
 
-def test_note_overrunning_its_segment(
-    memory: GuestMemoryMmap, make_elf: MakeElf, make_note: MakeNote
-) -> None:
-    note = bytearray(make_note(XEN, 18, bytes(8)))
+def test_note_overrunning_its_segment(memory: GuestMemoryMmap) -> None:
+    note = bytearray(elf_note(XEN, 18, bytes(8)))
     struct.pack_into("<I", note, 4, 0x1000)  # descsz
-    image = make_elf([(0x10_0000, bytes(64), 64)], notes=bytes(note))
+    image = elf_image([(0x10_0000, bytes(64), 64)], notes=bytes(note))
     with pytest.raises(InvalidElfError, match="overrun"):
         load_elf(memory, io.BytesIO(image))
 
 
-def test_pvh_entry_of_odd_size(
-    memory: GuestMemoryMmap, make_elf: MakeElf, make_note: MakeNote
-) -> None:
-    image = make_elf([(0x10_0000, bytes(64), 64)], notes=make_note(XEN, 18, bytes(2)))
+def test_pvh_entry_of_odd_size(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x10_0000, bytes(64), 64)], notes=elf_note(XEN, 18, bytes(2)))
     with pytest.raises(InvalidElfError, match="must be 4 or 8 bytes"):
         load_elf(memory, io.BytesIO(image))
 
 
 @pytest.mark.parametrize("entry", [1 << 32, 0x20_0000])
-def test_pvh_entry_outside_the_loaded_kernel(
-    memory: GuestMemoryMmap, make_elf: MakeElf, make_note: MakeNote, entry: int
-) -> None:
-    notes = make_note(XEN, 18, entry.to_bytes(8, "little"))
-    image = make_elf([(0x10_0000, bytes(64), 64)], notes=notes)
+def test_pvh_entry_outside_the_loaded_kernel(memory: GuestMemoryMmap, entry: int) -> None:
+    notes = pvh_note(entry, width=8)
+    image = elf_image([(0x10_0000, bytes(64), 64)], notes=notes)
     with pytest.raises(InvalidElfError, match="XEN_ELFNOTE_PHYS32_ENTRY"):
         load_elf(memory, io.BytesIO(image))
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from linux_loader import UnknownImageFormatError, load_kernel
+from linux_loader.testing import elf_image
 from vm_memory import GuestMemoryMmap
 
 
@@ -23,10 +23,8 @@ def test_bzimage_is_loaded_as_bzimage(memory: GuestMemoryMmap, guest_bzimage: Pa
     assert result.entry == result.kernel_load + 0x200
 
 
-def test_highmem_start_reaches_the_elf_loader(
-    memory: GuestMemoryMmap, make_elf: Callable[..., bytes]
-) -> None:
-    image = make_elf([(0x8000, b"fw", 2)])
+def test_highmem_start_reaches_the_elf_loader(memory: GuestMemoryMmap) -> None:
+    image = elf_image([(0x8000, b"fw", 2)])
     assert load_kernel(memory, io.BytesIO(image), highmem_start=0).kernel_load == 0x8000
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import struct
 
+from linux_loader.testing import elf_image, pvh_note
+
 __all__ = [
     "COUNTER_ADDRESS",
     "LOAD_ADDRESS",
@@ -31,10 +33,6 @@ __all__ = [
 LOAD_ADDRESS = 0x10_0000  # 1 MiB, where PVH kernels load
 COUNTER_ADDRESS = 0x10_1000
 NEVER = 0xFFFF_FFFF
-
-_XEN_ELFNOTE_PHYS32_ENTRY = 18
-_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-_PHDR = struct.Struct("<IIQQQQQQ")
 
 
 def _code(delay: int, reset_after: int) -> bytes:
@@ -114,23 +112,10 @@ def pvh_kernel(code: bytes) -> bytes:
     One PT_NOTE (XEN_ELFNOTE_PHYS32_ENTRY) and one PT_LOAD, whose memory
     reaches past COUNTER_ADDRESS (zero-filled) for the guest's data.
     """
-    name = b"Xen\0"
-    note = struct.pack("<III", len(name), 4, _XEN_ELFNOTE_PHYS32_ENTRY) + name
-    note += struct.pack("<I", LOAD_ADDRESS)
-    headers_end = _EHDR.size + 2 * _PHDR.size
-    note_offset = headers_end
-    code_offset = 0x1000
     memsz = max(COUNTER_ADDRESS - LOAD_ADDRESS + 0x1000, len(code))
-    phdrs = _PHDR.pack(4, 4, note_offset, 0, 0, len(note), len(note), 4) + _PHDR.pack(
-        1, 7, code_offset, LOAD_ADDRESS, LOAD_ADDRESS, len(code), memsz, 0x1000
+    return elf_image(
+        [(LOAD_ADDRESS, code, memsz)], entry=LOAD_ADDRESS, notes=pvh_note(LOAD_ADDRESS)
     )
-    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
-    ehdr = _EHDR.pack(
-        ident, 2, 62, 1, LOAD_ADDRESS, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, 2, 64, 0, 0
-    )
-    image = bytearray(ehdr + phdrs + note)
-    image += bytes(code_offset - len(image))
-    return bytes(image + code)
 
 
 def write_counter_kernel(

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
+from linux_loader.testing import elf_image, pvh_note
 
 
 @pytest.fixture
 def elf_kernel(tmp_path: Path) -> str:
-    """A file that starts like an x86-64 ELF vmlinux (what the validator sniffs)."""
+    """A tiny x86-64 ELF vmlinux with a PVH entry (one HLT at 16 MiB)."""
     path = tmp_path / "vmlinux"
-    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HHI", 2, 0x3E, 1)
-    path.write_bytes(header + bytes(4096 - len(header)))
+    path.write_bytes(elf_image([(0x100_0000, b"\xf4", 0x1000)], notes=pvh_note(0x100_0000)))
     return str(path)
 
 
