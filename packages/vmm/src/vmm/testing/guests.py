@@ -1,4 +1,4 @@
-"""A tiny PVH "kernel" for lifecycle tests that cannot wait for Linux to boot.
+"""Tiny PVH "kernels" for lifecycle tests that cannot wait for Linux to boot.
 
     from vmm.testing import write_counter_kernel
 
