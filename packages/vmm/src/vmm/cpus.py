@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kvm_ioctls import CpuId, KvmError, VcpuFd, VmFd
+from typing import TYPE_CHECKING
+
+from kvm_ioctls import CpuId, KvmError
 from vm_memory import GuestMemoryMmap
 
 from vmm.arch import regs
@@ -10,9 +12,12 @@ from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology, VcpuCpuidPolicy
 from vmm.errors import CpuError
 from vmm.payload import BootEntry, EntryKind
 
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVcpu, HypervisorVm
+
 
 def create_vcpus(
-    vm: VmFd,
+    vm: HypervisorVm,
     count: int,
     *,
     supported_cpuid: CpuId,
@@ -20,14 +25,14 @@ def create_vcpus(
     max_phys_bits: int = DEFAULT_MAX_PHYS_BITS,
     boot: BootEntry,
     memory: GuestMemoryMmap,
-) -> list[VcpuFd]:
+) -> list[HypervisorVcpu]:
     """vCPUs 0..count-1 (APIC ID = index); vCPU 0 starts at the payload's entry.
 
     The others wait for INIT/SIPI from the guest, which the in-kernel LAPIC
     handles.
     """
     policy = VcpuCpuidPolicy(topology, max_phys_bits=max_phys_bits)
-    vcpus: list[VcpuFd] = []
+    vcpus: list[HypervisorVcpu] = []
     try:
         for index in range(count):
             vcpu = vm.create_vcpu(index)
@@ -45,7 +50,7 @@ def create_vcpus(
     return vcpus
 
 
-def _enter(vcpu: VcpuFd, boot: BootEntry, memory: GuestMemoryMmap) -> None:
+def _enter(vcpu: HypervisorVcpu, boot: BootEntry, memory: GuestMemoryMmap) -> None:
     if boot.kind is EntryKind.PVH:
         regs.setup_pvh_entry(vcpu, boot.entry, boot.boot_params)
     else:

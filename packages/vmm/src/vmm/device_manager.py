@@ -14,8 +14,9 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kvm_ioctls import KvmError, MmioAddress, VmFd
+from kvm_ioctls import KvmError, MmioAddress
 from vm_devices import MmioBus, PioBus
 from vm_devices.errors import VmDevicesError
 from vm_devices.pci import (
@@ -38,6 +39,9 @@ from vm_memory import GuestMemoryMmap
 from vmm.arch import layout
 from vmm.errors import VmmError
 from vmm.interrupts import GsiRouting
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVm
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ class DeviceManager:
     """Owns the PCI bus and the virtio-pci functions on it."""
 
     def __init__(
-        self, vm: VmFd, memory: GuestMemoryMmap, pio_bus: PioBus, mmio_bus: MmioBus
+        self, vm: HypervisorVm, memory: GuestMemoryMmap, pio_bus: PioBus, mmio_bus: MmioBus
     ) -> None:
         self._vm = vm
         self._memory = memory

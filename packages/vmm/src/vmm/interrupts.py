@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kvm_bindings import IrqchipId
-from kvm_ioctls import IrqchipRoute, IrqRoute, KvmError, MsiRoute, VmFd
+from kvm_ioctls import IrqchipRoute, IrqRoute, KvmError, MsiRoute
 
 from vmm.errors import VmmError
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVm
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def default_irqchip_routes() -> list[IrqRoute]:
 class GsiRouting:
     """Allocates MSI GSIs and keeps KVM's routing table in step with the guest's MSI-X tables."""
 
-    def __init__(self, vm: VmFd) -> None:
+    def __init__(self, vm: HypervisorVm) -> None:
         self._vm = vm
         self._lock = threading.Lock()
         self._msi: dict[int, MsiRoute] = {}

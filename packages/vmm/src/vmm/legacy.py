@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from kvm_ioctls import KvmError, VmFd
+from kvm_ioctls import KvmError
 from vm_devices import EventFdInterrupt, PioBus
 from vm_devices.legacy import (
     CMOS_BASE,
@@ -26,13 +26,16 @@ from vmm.arch import layout
 from vmm.errors import DeviceError
 from vmm.lifecycle import StopReason, StopSignal
 
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVm
+
 
 class LegacyDevices:
     """Owns the legacy devices and the eventfd behind the UART's IRQ 4."""
 
     def __init__(
         self,
-        vm: VmFd,
+        vm: HypervisorVm,
         pio: PioBus,
         stop: StopSignal,
         *,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from kvm_ioctls import KvmError, VmFd
+from typing import TYPE_CHECKING
+
+from kvm_ioctls import KvmError
 from vm_memory import Backing, GuestMemoryMmap, MappingOptions, VmMemoryError
 
 from vmm.arch import layout
 from vmm.errors import GuestRamError
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVm
 
 
 def guest_ram_options(
@@ -50,7 +55,7 @@ def create_guest_ram(
         raise GuestRamError(f"cannot create {size >> 20} MiB of guest memory: {error}") from None
 
 
-def map_into_vm(vm: VmFd, memory: GuestMemoryMmap, *, log_dirty: bool = False) -> None:
+def map_into_vm(vm: HypervisorVm, memory: GuestMemoryMmap, *, log_dirty: bool = False) -> None:
     """One KVM memory slot per region, numbered from 0."""
     for slot in memory.memory_slots(0, log_dirty=log_dirty):
         try:

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kvm_bindings import InternalErrorSuberror, SystemEventType
 from kvm_ioctls import (
@@ -23,15 +23,16 @@ from kvm_ioctls import (
     IoIn,
     IoOut,
     KvmError,
-    KvmStats,
     MmioRead,
     MmioWrite,
     Shutdown,
     SystemEvent,
-    VcpuFd,
 )
 
 from vmm.lifecycle import StopReason, StopSignal
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVcpu, VcpuStats
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class VcpuThread:
 
     def __init__(
         self,
-        vcpu: VcpuFd,
+        vcpu: HypervisorVcpu,
         pio: IoBus,
         mmio: IoBus,
         stop: StopSignal,
@@ -73,7 +74,7 @@ class VcpuThread:
         self._mmio = mmio
         self._stop = stop
         self._report_state = False
-        self._stats: KvmStats | None = None
+        self._stats: VcpuStats | None = None
         self.thread = threading.Thread(target=self._run, name=f"vcpu{vcpu.id}", daemon=True)
         # Pause: the thread parks on this condition, outside KVM_RUN, until resumed or stopped.
         self._pause = threading.Condition()

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from kvm_ioctls import Kvm, KvmError, install_kick_handler
 from vm_devices import MmioBus, PioBus
@@ -29,6 +29,9 @@ from vmm.lifecycle import StopEvent, StopReason, StopSignal
 from vmm.memory import create_guest_ram, map_into_vm
 from vmm.payload import Payload, load_payload
 from vmm.vcpu import VcpuThread
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import Hypervisor
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +65,34 @@ class Vm:
     """
 
     def __init__(
-        self, spec: VmSpec, *, start_time: float, serial_output: BinaryIO | None = None
+        self,
+        spec: VmSpec,
+        *,
+        start_time: float,
+        serial_output: BinaryIO | None = None,
+        open_hypervisor: Callable[[], Hypervisor] = Kvm,
     ) -> None:
+        """`open_hypervisor` opens /dev/kvm; tests give `vmm.testing.fake_kvm`'s fakes instead."""
         self.spec = spec
         self.stop = StopSignal()
         self._threads: list[VcpuThread] = []
         self._resources = contextlib.ExitStack()
         try:
-            self._build(spec, start_time, serial_output)
+            self._build(spec, start_time, serial_output, open_hypervisor)
         except BaseException:
             self._resources.close()
             raise
 
-    def _build(self, spec: VmSpec, start_time: float, serial_output: BinaryIO | None) -> None:
+    def _build(
+        self,
+        spec: VmSpec,
+        start_time: float,
+        serial_output: BinaryIO | None,
+        open_hypervisor: Callable[[], Hypervisor],
+    ) -> None:
         take = self._resources.callback
         try:
-            self._kvm = Kvm()
+            self._kvm = open_hypervisor()
             take(self._kvm.close)
             self._vm = self._kvm.create_vm()
             take(self._vm.close)

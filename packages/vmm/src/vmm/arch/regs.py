@@ -14,9 +14,9 @@ segments, interrupts off, RSI = the zero page.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from kvm_bindings import kvm_fpu, kvm_regs, kvm_segment, kvm_sregs
-from kvm_ioctls import VcpuFd
 from vm_memory import GuestMemoryMmap
 
 from vmm.arch.layout import (
@@ -27,6 +27,9 @@ from vmm.arch.layout import (
     PDPT,
     PML4,
 )
+
+if TYPE_CHECKING:
+    from vmm.hypervisor import HypervisorVcpu
 
 X86_CR0_PE = 1 << 0
 X86_CR0_ET = 1 << 4
@@ -83,7 +86,7 @@ def _segment(selector: int, type_: int, *, long: bool = False, db: bool = True) 
     )
 
 
-def setup_pvh_entry(vcpu: VcpuFd, entry: int, start_info: int) -> None:
+def setup_pvh_entry(vcpu: HypervisorVcpu, entry: int, start_info: int) -> None:
     """Registers for `pvh_start_xen`: 32-bit flat protected mode, EBX = start_info."""
     sregs: kvm_sregs = vcpu.get_sregs()
     code = _segment(0x10, 0xB)
@@ -111,7 +114,9 @@ def write_boot_page_tables(memory: GuestMemoryMmap) -> None:
     memory.write(PDPT, pdpt)
 
 
-def setup_linux64_entry(vcpu: VcpuFd, memory: GuestMemoryMmap, entry: int, zero_page: int) -> None:
+def setup_linux64_entry(
+    vcpu: HypervisorVcpu, memory: GuestMemoryMmap, entry: int, zero_page: int
+) -> None:
     """Registers for the 64-bit Linux boot protocol entry (bzImage `startup_64`)."""
     memory.write(BOOT_GDT, struct.pack(f"<{len(_GDT_64)}Q", *_GDT_64))
     memory.write_u64(BOOT_IDT, 0)
@@ -139,12 +144,12 @@ def setup_linux64_entry(vcpu: VcpuFd, memory: GuestMemoryMmap, entry: int, zero_
     )
 
 
-def setup_fpu(vcpu: VcpuFd) -> None:
+def setup_fpu(vcpu: HypervisorVcpu) -> None:
     """The x87 and SSE control words a CPU has after reset (FNINIT state)."""
     vcpu.set_fpu(kvm_fpu(fcw=0x37F, mxcsr=0x1F80))
 
 
-def setup_boot_msrs(vcpu: VcpuFd) -> None:
+def setup_boot_msrs(vcpu: HypervisorVcpu) -> None:
     """Zero the syscall MSRs, enable fast strings and write-back MTRR default type."""
     written = vcpu.set_msrs(BOOT_MSRS)
     if written != len(BOOT_MSRS):
@@ -158,7 +163,7 @@ _APIC_MODE_EXTINT = 0x7
 _APIC_MODE_NMI = 0x4
 
 
-def setup_lint(vcpu: VcpuFd) -> None:
+def setup_lint(vcpu: HypervisorVcpu) -> None:
     """LINT0 delivers ExtINT (the PIC) and LINT1 NMIs, as firmware leaves them."""
     lapic = vcpu.get_lapic()
     for offset, mode in ((_APIC_LVT0, _APIC_MODE_EXTINT), (_APIC_LVT1, _APIC_MODE_NMI)):
