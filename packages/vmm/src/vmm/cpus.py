@@ -33,6 +33,7 @@ def create_vcpus(
     """
     policy = VcpuCpuidPolicy(topology, max_phys_bits=max_phys_bits)
     vcpus: list[HypervisorVcpu] = []
+    index = 0
     try:
         for index in range(count):
             vcpu = vm.create_vcpu(index)
@@ -46,7 +47,7 @@ def create_vcpus(
     except (KvmError, RuntimeError) as error:
         for vcpu in vcpus:
             vcpu.close()
-        raise CpuError(f"cannot set up vCPU {len(vcpus) - 1}: {error}") from None
+        raise CpuError(f"cannot set up vCPU {index}: {error}") from None
     return vcpus
 
 

@@ -51,6 +51,7 @@ class LegacyDevices:
             try:
                 vm.register_irqfd(self._serial_irq.fd, SERIAL_COM1_IRQ)
             except KvmError as error:
+                self._serial_irq.close()  # no one else will: this object is never made
                 raise DeviceError(f"cannot wire the serial port's IRQ: {error}") from None
             self.serial = Serial16550(output=serial_output, interrupt=self._serial_irq)
             pio.insert(self.serial, SERIAL_COM1_BASE, SERIAL_LENGTH)

@@ -100,6 +100,7 @@ class Vm:
             self._vm.set_identity_map_address(IDENTITY_MAP_ADDRESS)
             self._vm.create_irq_chip()
             self._vm.create_pit2()
+            supported_cpuid = self._kvm.get_supported_cpuid()
         except KvmError as error:
             raise VmmError(f"cannot create the VM: {error}") from None
         self.memory = create_guest_ram(
@@ -129,7 +130,7 @@ class Vm:
         vcpus = create_vcpus(
             self._vm,
             spec.vcpus,
-            supported_cpuid=self._kvm.get_supported_cpuid(),
+            supported_cpuid=supported_cpuid,
             topology=spec.topology,
             max_phys_bits=spec.max_phys_bits,
             boot=boot,
