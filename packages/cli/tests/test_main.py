@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import vmm
 from cli import __version__
 from cli.args import parse_args
 from cli.main import build_config, build_vmm_options, main
@@ -195,12 +196,10 @@ def test_vmm_options_hold_api_socket_and_event_monitor() -> None:
 def test_a_failing_vmm_is_a_one_line_error(
     capsys: pytest.CaptureFixture[str], kernel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vmm.runner
-
-    def fail(config: object) -> int:
+    def fail(config: object, **options: object) -> int:
         raise RuntimeError("KVM_CREATE_VM failed: Device or resource busy")
 
-    monkeypatch.setattr(vmm.runner, "run_vm", fail)
+    monkeypatch.setattr(vmm, "run", fail)
     assert _one_line_error(capsys, "--kernel", kernel) == (
         "KVM_CREATE_VM failed: Device or resource busy"
     )
@@ -209,16 +208,14 @@ def test_a_failing_vmm_is_a_one_line_error(
 def test_the_vm_exit_status_is_the_command_status(
     kernel: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import vmm.runner
-
     seen = []
 
-    def run(config: object) -> int:
+    def run(config: object, **options: object) -> int:
         logging.getLogger("vmm.test").info("running")
         seen.append(config)
         return 3
 
-    monkeypatch.setattr(vmm.runner, "run_vm", run)
+    monkeypatch.setattr(vmm, "run", run)
     log_file = tmp_path / "ch.log"
     assert main(["--kernel", kernel, "-v", "--log-file", str(log_file)]) == 3
     assert len(seen) == 1
@@ -242,9 +239,7 @@ def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
 def test_default_seccomp_warns_that_no_filter_is_applied(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kernel: str
 ) -> None:
-    import vmm.runner
-
-    monkeypatch.setattr(vmm.runner, "run_vm", lambda config: 0)
+    monkeypatch.setattr(vmm, "run", lambda config, **options: 0)
     assert main(["--kernel", kernel]) == 0
     assert SECCOMP_WARNING in capsys.readouterr().err
     assert main(["--kernel", kernel, "--seccomp", "false"]) == 0
@@ -273,10 +268,78 @@ def test_what_this_vmm_does_not_build_is_refused_before_anything_is_built(
     argv: list[str],
     error: str,
 ) -> None:
-    import vmm.runner
-
-    def must_not_run(config: object) -> int:
+    def must_not_run(config: object, **options: object) -> int:
         raise AssertionError("a VM was built")
 
-    monkeypatch.setattr(vmm.runner, "run_vm", must_not_run)
+    monkeypatch.setattr(vmm, "run", must_not_run)
     assert _one_line_error(capsys, "--kernel", kernel, *argv).startswith(error)
+
+
+class _Runs:
+    """A stand-in for `vmm.run` that records each call and returns `status`."""
+
+    def __init__(self, status: int = 0) -> None:
+        self.status = status
+        self.calls: list[tuple[object, dict[str, object]]] = []
+
+    def __call__(self, config: object, **options: object) -> int:
+        self.calls.append((config, options))
+        return self.status
+
+
+def test_the_plain_command_and_the_api_socket_take_the_one_run_path(
+    monkeypatch: pytest.MonkeyPatch, kernel: str, tmp_path: Path
+) -> None:
+    runs = _Runs()
+    monkeypatch.setattr(vmm, "run", runs)
+    socket = str(tmp_path / "api.sock")
+    events = f"path={tmp_path / 'events'}"
+    assert main(["--kernel", kernel, "--seccomp", "false"]) == 0
+    assert main(["--kernel", kernel, "--seccomp", "false", "--api-socket", socket,
+                 "--event-monitor", events, "--no-shutdown"]) == 0  # fmt: skip
+    (plain_config, plain), (api_config, served) = runs.calls
+    assert plain_config == api_config
+    assert plain == {"api": None, "event_monitor": None, "no_shutdown": False}
+    api = served["api"]
+    assert isinstance(api, vmm.ApiService)
+    assert api.path == socket
+    assert served["event_monitor"] == EventMonitorConfig(path=str(tmp_path / "events"))
+    assert served["no_shutdown"] is True
+    assert not Path(socket).exists()  # the service is closed when the VMM ends
+
+
+def test_the_api_socket_alone_runs_the_vmm_without_a_vm(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runs = _Runs()
+    monkeypatch.setattr(vmm, "run", runs)
+    assert main(["--api-socket", f"path={tmp_path / 'api.sock'}", "--seccomp", "false"]) == 0
+    ((config, options),) = runs.calls
+    assert config is None
+    assert isinstance(options["api"], vmm.ApiService)
+
+
+def test_an_api_socket_that_cannot_listen_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runs = _Runs()
+    monkeypatch.setattr(vmm, "run", runs)
+    message = _one_line_error(capsys, "--api-socket", f"path={tmp_path / 'no' / 'api.sock'}")
+    assert message.startswith("--api-socket: ")
+    assert runs.calls == []
+
+
+@pytest.mark.parametrize("api", [False, True])
+def test_a_vm_that_cannot_boot_is_the_same_one_line_error_with_or_without_the_api(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kernel: str,
+    tmp_path: Path,
+    api: bool,
+) -> None:
+    def cannot_boot(config: object, **options: object) -> int:
+        raise FileNotFoundError(2, "No such file or directory", "/dev/net/tun")
+
+    monkeypatch.setattr(vmm, "run", cannot_boot)
+    argv = ["--kernel", kernel] + (["--api-socket", str(tmp_path / "api.sock")] if api else [])
+    assert _one_line_error(capsys, *argv) == "/dev/net/tun: No such file or directory"

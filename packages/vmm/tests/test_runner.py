@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from vmm.config import VmParams, parse_vm_config
 from vmm.config.errors import ValidationError
-from vmm.runner import vm_spec
+from vmm.launch import vm_spec
 
 
 def test_vm_spec_refuses_a_device_this_vmm_does_not_build() -> None:

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from vmm.api.service import ApiService
+    from vmm import ApiService
 
 __all__ = ["api_socket_value", "main"]
 
@@ -41,8 +41,7 @@ def _start_early(value: str) -> ApiService | None:
     key, eq, rest = value.partition("=")
     if "," in value or (eq and key not in ("path", "fd")):
         return None
-    from vmm.api.server import ApiSocketError
-    from vmm.api.service import ApiService
+    import vmm
 
     from cli import __version__
 
@@ -50,9 +49,9 @@ def _start_early(value: str) -> ApiService | None:
         if key == "fd" and eq:
             if not rest.isdigit():
                 return None
-            return ApiService.start(fd=int(rest), version=__version__)
-        return ApiService.start(path=rest if eq else value, version=__version__)
-    except (ApiSocketError, OSError, ValueError):
+            return vmm.ApiService.start(fd=int(rest), version=__version__)
+        return vmm.ApiService.start(path=rest if eq else value, version=__version__)
+    except (vmm.ApiSocketError, OSError, ValueError):
         return None  # cli.main tries again and reports the error properly
 
 

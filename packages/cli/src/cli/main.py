@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+import vmm
 from vmm.config import ConfigError, ValidationError, VmConfig, VmParams, parse_vm_config, validate
 from vmm.config.errors import OptionError
 from vmm.config.vmm_options import (
@@ -27,7 +28,7 @@ from cli.args import Arguments, UsageError, parse_args
 if TYPE_CHECKING:
     from dataclasses import dataclass
 
-    from vmm.api.service import ApiService
+    from vmm import ApiService
 else:
     from vmm.config.record import dataclass
 
@@ -202,59 +203,19 @@ def _boot(
         return 1
     _warn_unavailable(options)
     log.info("%s v%s starting", PROG, __version__)
-    if options.api_socket is not None or options.event_monitor is not None or options.no_shutdown:
-        return _serve(config, options, stderr, early_api)
-    assert config is not None
-    try:
-        from vmm.runner import run_vm  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as error:
-        _error(stderr, f"the VMM runner cannot be loaded: {error}")
+    api = _listen(options, early_api, stderr)
+    if options.api_socket is not None and api is None:
         return 1
     try:
-        status = int(run_vm(config))
+        status = vmm.run(
+            config, api=api, event_monitor=options.event_monitor, no_shutdown=options.no_shutdown
+        )
     except KeyboardInterrupt:
         return 130
     except Exception as error:
         # A VMM failure is reported as one line; the traceback goes to the debug log.
         log.debug("VMM failure", exc_info=True)
-        _error(stderr, str(error) or type(error).__name__)
-        return 1
-    if status == 0:
-        log.info("Cloud Hypervisor exited successfully")
-    return status
-
-
-def _serve(
-    config: VmConfig | None, options: VmmOptions, stderr: TextIO, early: ApiService | None
-) -> int:
-    """The VMM with its control loop: API socket, event monitor, reboot on guest reset."""
-    from vmm.api.server import ApiSocketError
-    from vmm.api.service import ApiService
-
-    api = early if early is not None and early.serves(options.api_socket) else None
-    if early is not None and api is None:
-        early.close()  # listening on something else than the option finally says
-    if options.api_socket is not None and api is None:
-        try:
-            api = ApiService.start(
-                path=options.api_socket.path, fd=options.api_socket.fd, version=__version__
-            )
-        except ApiSocketError as error:
-            _error(stderr, f"--api-socket: {error}")
-            return 1
-    try:
-        from vmm.runner import run_vmm  # slow (KVM, devices): imported while ping answers
-
-        status = run_vmm(
-            config, api=api, event_monitor=options.event_monitor, no_shutdown=options.no_shutdown
-        )
-    except OSError as error:
-        log.debug("VMM failure", exc_info=True)
-        _error(stderr, f"{error.filename or 'VMM'}: {error.strerror or error}")
-        return 1
-    except Exception as error:
-        log.debug("VMM failure", exc_info=True)
-        _error(stderr, str(error) or type(error).__name__)
+        _error(stderr, _describe_failure(error))
         return 1
     finally:
         if api is not None:
@@ -262,3 +223,30 @@ def _serve(
     if status == 0:
         log.info("Cloud Hypervisor exited successfully")
     return status
+
+
+def _listen(options: VmmOptions, early: ApiService | None, stderr: TextIO) -> ApiService | None:
+    """The API service `--api-socket` asks for: the one `cli.launch` started early when it
+    listens there, else a new one (None, with the error on stderr, if it cannot listen)."""
+    if early is not None and early.serves(options.api_socket):
+        return early
+    if early is not None:
+        early.close()  # listening on something else than the option finally says
+    if options.api_socket is None:
+        return None
+    try:
+        return vmm.ApiService.start(
+            path=options.api_socket.path, fd=options.api_socket.fd, version=__version__
+        )
+    except vmm.ApiSocketError as error:
+        _error(stderr, f"--api-socket: {error}")
+        return None
+
+
+def _describe_failure(error: Exception) -> str:
+    """One line for what stopped the VMM: an OSError as `file: reason`, as CH words it."""
+    if isinstance(error, ConfigError):
+        return _describe(error)
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error) or type(error).__name__

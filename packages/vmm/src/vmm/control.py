@@ -9,6 +9,12 @@ builds and starts the VM (Running), `vm.pause`/`vm.resume` park and release
 the vCPUs (Paused/Running), `vm.shutdown` frees the VM (back to Created),
 `vm.reboot` and a guest reset rebuild it from the same config, `vm.delete`
 forgets the config and `vmm.shutdown` ends the loop.
+
+The plain command (no API socket) runs this same loop (`vmm.runner`): its VM
+is created and booted as by `vm.create` and `vm.boot`, and stopped and
+reported the same way; only a guest reset ends the loop there (status 0)
+instead of rebooting (`exit_on_reset`). Each VM is built by the launcher
+(`vmm.launch.LaunchedVm` unless one is injected, e.g. a fake in tests).
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# How long a signal (SIGTERM, SIGINT) can wait for its Python handler: one that
+# arrives just before the loop blocks on its inbox is only handled when the loop
+# next wakes, so the loop wakes at least this often.
+_SIGNAL_LATENCY = 0.25
+
 
 class VmState(enum.Enum):
     """`vm.info`'s state (CH's VmState, as its JSON spells it)."""
@@ -63,7 +74,7 @@ class VmState(enum.Enum):
 
 
 class RunningVm(Protocol):
-    """A booted VM as the control loop drives it (vmm.runner.LaunchedVm)."""
+    """A booted VM as the control loop drives it (`vmm.launch.LaunchedVm`, or a fake)."""
 
     def start(self) -> None: ...
     def wait(self, timeout: float | None = None) -> StopEvent | None: ...
@@ -72,8 +83,10 @@ class RunningVm(Protocol):
     def resume(self) -> None: ...
     def counters(self) -> dict[str, dict[str, int]]: ...
     def device_tree(self) -> dict[str, dict[str, object]]: ...
+    def report_vcpu_states(self) -> None: ...
 
 
+# Builds a VM from a config, not started yet (`vmm.launch.LaunchedVm` unless injected).
 Launcher = Callable[["VmConfig"], RunningVm]
 
 
@@ -147,21 +160,34 @@ class Vmm:
                 raise VmActionError(action.value, "the VMM has shut down")
         return reply.result()
 
-    def request_shutdown(self) -> None:
+    def request_shutdown(self, reason: str = "") -> None:
         """Ask for `vmm.shutdown` without waiting (safe in a signal handler)."""
-        self._inbox.put(_Request(Action.VMM_SHUTDOWN))
+        self._inbox.put(_Request(Action.VMM_SHUTDOWN, reason or None))
+
+    def report_vcpu_states(self) -> None:
+        """Have the running VM's vCPUs log their registers (SIGUSR2; safe in a signal handler)."""
+        vm = self._vm
+        if vm is not None:
+            vm.report_vcpu_states()
 
     # ------------------------------------------------------------ control thread
     def run(self, config: VmConfig | None = None) -> int:
-        """Serve until `vmm.shutdown` or the VM's end; `config` is created and booted first."""
+        """Serve until `vmm.shutdown` or the VM's end; returns the exit status.
+
+        `config` (the command line's VM) is created and booted first; when it
+        cannot boot, run() raises the VMM's own error (a VmmError, a refused
+        option, an OSError) rather than the API's wrapped one.
+        """
         self._emit("vmm", "starting")
         self._running = True
         try:
             if config is not None:
-                self._create(config)
-                self._boot()
+                self._boot_first(config)
             while self._exit_status is None:
-                item = self._inbox.get()
+                try:
+                    item = self._inbox.get(timeout=_SIGNAL_LATENCY)
+                except queue.Empty:
+                    continue  # a signal that came just before get() blocked runs its handler now
                 if isinstance(item, _VmStopped):
                     self._vm_stopped(item)
                 else:
@@ -174,6 +200,15 @@ class Vmm:
             self._running = False
             self._refuse_pending()
         return self._exit_status
+
+    def _boot_first(self, config: VmConfig) -> None:
+        self._create(config)
+        try:
+            self._boot()
+        except VmActionError as error:
+            if error.__cause__ is None:
+                raise
+            raise error.__cause__ from None
 
     def _refuse_pending(self) -> None:
         """Answer what arrived after the end: the VMM is gone."""
@@ -213,6 +248,8 @@ class Vmm:
     def _dispatch(self, action: Action, body: object) -> object:
         match action:
             case Action.VMM_SHUTDOWN:
+                if body is not None:
+                    log.info("VMM shutting down: %s", body)
                 self._shutdown_vmm(0)
             case Action.CREATE:
                 self._create(body)  # type: ignore[arg-type]
@@ -284,7 +321,7 @@ class Vmm:
         watcher.start()
 
     def _launch(self, config: VmConfig) -> RunningVm:
-        from vmm.runner import LaunchedVm
+        from vmm.launch import LaunchedVm
 
         return LaunchedVm(config, start_time=self._start_time)
 

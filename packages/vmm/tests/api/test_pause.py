@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from vmm.config import ConsoleOutputMode, MemoryConfig, PayloadConfig, SerialConfig, VmConfig
-from vmm.runner import LaunchedVm
+from vmm.launch import LaunchedVm
 
 pytestmark = pytest.mark.kvm
 
