@@ -35,18 +35,17 @@ def api_socket(tmp_path: Path) -> Iterator[str]:
     """A real API service on a socket, its control loop in a thread (no VM is booted)."""
     import threading
 
-    from vmm.api.service import ApiService
-    from vmm.control import Vmm
+    import vmm
 
     path = str(tmp_path / "api.sock")
-    vmm = Vmm()
-    service = ApiService.start(path=path, version="0.1.0")
-    service.attach(vmm.submit)
-    loop = threading.Thread(target=vmm.run, daemon=True)
+    control = vmm.Vmm()
+    service = vmm.ApiService.start(path=path, version="0.1.0")
+    service.attach(control.submit)
+    loop = threading.Thread(target=control.run, daemon=True)
     loop.start()
     yield path
     if loop.is_alive():
-        vmm.request_shutdown()
+        control.request_shutdown()
         loop.join(10)
     service.close()
 
