@@ -254,17 +254,17 @@ def _resize_pair(command: str, key: str, size_key: str) -> Callable[[list[str]],
     return build
 
 
-def _device(command: str, parse: str, *, option: str) -> Callable[[list[str]], object]:
+def _device(command: str, long: str, *, option: str) -> Callable[[list[str]], object]:
     """Parse CH's `key=value` device syntax with the VMM's own parser, send it as JSON."""
 
     def build(rest: list[str]) -> object:
         from vmm.config import ConfigError
-        from vmm.config import parse_devices as devices
         from vmm.config.json import to_json
+        from vmm.config.parse import parse_named_option
 
         text = _one(command, rest, f"{option}_config")
         try:
-            return to_json(getattr(devices, parse)(text))
+            return to_json(parse_named_option(long, text))
         except (ConfigError, ValueError) as error:
             raise CommandError(f"Error parsing {option} syntax: {error}") from None
 
@@ -301,17 +301,17 @@ _BODIES: dict[str, Callable[[list[str]], object]] = {
     "resize": _resize,
     "resize-disk": _resize_pair("resize-disk", "disk", "desired_size"),
     "resize-zone": _resize_pair("resize-zone", "id", "desired_ram"),
-    "add-device": _device("add-device", "parse_device", option="device"),
-    "add-disk": _device("add-disk", "parse_disk", option="disk"),
-    "add-fs": _device("add-fs", "parse_fs", option="fs"),
+    "add-device": _device("add-device", "device", option="device"),
+    "add-disk": _device("add-disk", "disk", option="disk"),
+    "add-fs": _device("add-fs", "fs", option="fs"),
     "add-generic-vhost-user": _device(
-        "add-generic-vhost-user", "parse_generic_vhost_user", option="generic_vhost_user"
+        "add-generic-vhost-user", "generic-vhost-user", option="generic_vhost_user"
     ),
-    "add-net": _device("add-net", "parse_net", option="net"),
-    "add-pmem": _device("add-pmem", "parse_pmem", option="pmem"),
-    "add-user-device": _device("add-user-device", "parse_user_device", option="device"),
-    "add-vdpa": _device("add-vdpa", "parse_vdpa", option="vdpa"),
-    "add-vsock": _device("add-vsock", "parse_vsock", option="vsock"),
+    "add-net": _device("add-net", "net", option="net"),
+    "add-pmem": _device("add-pmem", "pmem", option="pmem"),
+    "add-user-device": _device("add-user-device", "user-device", option="device"),
+    "add-vdpa": _device("add-vdpa", "vdpa", option="vdpa"),
+    "add-vsock": _device("add-vsock", "vsock", option="vsock"),
     "remove-device": lambda rest: {"id": _one("remove-device", rest, "id")},
     "snapshot": _keyed("snapshot", "destination_url"),
     "coredump": _keyed("coredump", "destination_url"),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from vmm.config import ConsoleOutputMode, OptionError, VmParams, parse_vm_config
-from vmm.config.parse_consoles import parse_console, parse_debug_console, parse_serial
+from vmm.config.parse import parse_named_option
+
+parse_console = partial(parse_named_option, "console")
+parse_debug_console = partial(parse_named_option, "debug-console")
+parse_serial = partial(parse_named_option, "serial")
 
 
 def test_serial_defaults_to_null_and_console_to_tty_as_in_cloud_hypervisor() -> None:

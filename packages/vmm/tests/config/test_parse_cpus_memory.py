@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from vmm.config import (
     CoreScheduling,
@@ -12,7 +14,11 @@ from vmm.config import (
     VmParams,
     parse_vm_config,
 )
-from vmm.config.parse import parse_cpus, parse_memory, parse_memory_zone
+from vmm.config.parse import parse_named_option
+
+parse_cpus = partial(parse_named_option, "cpus")
+parse_memory = partial(parse_named_option, "memory")
+parse_memory_zone = partial(parse_named_option, "memory-zone")
 
 
 def test_cpus_default_to_one_boot_vcpu_and_46_physical_bits() -> None:
@@ -108,7 +114,13 @@ def test_memory_zones_need_an_id() -> None:
 
 
 def test_memory_zones_inherit_mergeable_from_memory() -> None:
-    memory = parse_memory("size=0,mergeable=on", ("id=z0,size=1G", "id=z1,mergeable=off"))
+    memory = parse_vm_config(
+        VmParams(
+            kernel="k",
+            memory="size=0,mergeable=on",
+            memory_zones=("id=z0,size=1G", "id=z1,mergeable=off"),
+        )
+    ).memory
     assert memory.zones is not None
     assert [zone.mergeable for zone in memory.zones] == [True, False]
     assert memory.total_size() == (1 << 30) + (512 << 20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from vmm.config import (
@@ -15,21 +16,21 @@ from vmm.config import (
     VmParams,
     parse_vm_config,
 )
-from vmm.config.parse_devices import (
-    parse_balloon,
-    parse_device,
-    parse_disk,
-    parse_fs,
-    parse_generic_vhost_user,
-    parse_net,
-    parse_pmem,
-    parse_rate_limit_group,
-    parse_rng,
-    parse_rtc,
-    parse_user_device,
-    parse_vdpa,
-    parse_vsock,
-)
+from vmm.config.parse import parse_named_option
+
+parse_balloon = partial(parse_named_option, "balloon")
+parse_device = partial(parse_named_option, "device")
+parse_disk = partial(parse_named_option, "disk")
+parse_fs = partial(parse_named_option, "fs")
+parse_generic_vhost_user = partial(parse_named_option, "generic-vhost-user")
+parse_net = partial(parse_named_option, "net")
+parse_pmem = partial(parse_named_option, "pmem")
+parse_rate_limit_group = partial(parse_named_option, "rate-limit-group")
+parse_rng = partial(parse_named_option, "rng")
+parse_rtc = partial(parse_named_option, "rtc")
+parse_user_device = partial(parse_named_option, "user-device")
+parse_vdpa = partial(parse_named_option, "vdpa")
+parse_vsock = partial(parse_named_option, "vsock")
 
 
 def test_disk_defaults_are_chs() -> None:

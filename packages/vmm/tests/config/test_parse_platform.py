@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from vmm.config import ApiSocketConfig, EventMonitorConfig, NumaDistance, OptionError
-from vmm.config.parse_platform import (
-    parse_landlock_rule,
-    parse_numa,
-    parse_pci_segment,
-    parse_platform,
-    parse_tpm,
-)
+from vmm.config.parse import parse_named_option
 from vmm.config.vmm_options import parse_api_socket, parse_event_monitor
+
+parse_landlock_rule = partial(parse_named_option, "landlock-rules")
+parse_numa = partial(parse_named_option, "numa")
+parse_pci_segment = partial(parse_named_option, "pci-segment")
+parse_platform = partial(parse_named_option, "platform")
+parse_tpm = partial(parse_named_option, "tpm")
 
 
 def test_platform_defaults_and_keys() -> None:
