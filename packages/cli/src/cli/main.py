@@ -54,39 +54,18 @@ class VmmOptions:
 
 def vm_params(args: Arguments) -> VmParams:
     """The VM options of the command line as raw strings, CH's defaults filled in."""
-    return VmParams(
-        cpus=args.one("cpus") or "",
-        memory=args.one("memory") or "",
-        memory_zones=args.many("memory-zone"),
-        firmware=args.one("firmware"),
-        kernel=args.one("kernel"),
-        initramfs=args.one("initramfs"),
-        cmdline=args.one("cmdline"),
-        rate_limit_groups=args.many("rate-limit-group"),
-        disks=args.many("disk"),
-        net=args.many("net"),
-        rng=args.one("rng") or "",
-        balloon=args.one("balloon"),
-        fs=args.many("fs"),
-        generic_vhost_user=args.many("generic-vhost-user"),
-        pmem=args.many("pmem"),
-        serial=args.one("serial") or "",
-        console=args.one("console") or "",
-        debug_console=args.one("debug-console") or "",
-        devices=args.many("device"),
-        user_devices=args.many("user-device"),
-        vdpa=args.many("vdpa"),
-        vsock=args.one("vsock"),
-        pvpanic=args.flag("pvpanic"),
-        numa=args.many("numa"),
-        watchdog=args.flag("watchdog"),
-        rtc=args.one("rtc"),
-        pci_segments=args.many("pci-segment"),
-        platform=args.one("platform"),
-        tpm=args.one("tpm"),
-        landlock_enable=args.flag("landlock"),
-        landlock_rules=args.many("landlock-rules"),
-    )
+    from vmm.config.declarations import OPTIONS as VM_OPTIONS
+    from vmm.config.schema import Arity
+
+    values: dict[str, object] = {}
+    for option in VM_OPTIONS:
+        if option.arity is Arity.MANY:
+            values[option.field] = args.many(option.long)
+        elif option.arity is Arity.FLAG:
+            values[option.field] = args.flag(option.long)
+        elif (text := args.one(option.long)) is not None:
+            values[option.field] = text
+    return VmParams(**values)  # type: ignore[arg-type]
 
 
 def build_config(args: Arguments, *, check_files: bool = True) -> VmConfig:

@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 from vmm.config import VmParams, parse_vm_config
-from vmm.config import options as option_parsing
-from vmm.config.capabilities import BUILT, RULES, refuse_unbuilt
+from vmm.config.capabilities import BUILT, RULES, covered, refuse_unbuilt
+from vmm.config.codecs import FLAG
+from vmm.config.declarations import OPTIONS, by_field
 from vmm.config.devices import DiskConfig, ImageType
 from vmm.config.errors import ConfigError, ValidationError
 from vmm.config.model import CpusConfig, PayloadConfig, VmConfig
@@ -154,7 +155,7 @@ def test_a_built_field_names_a_test_that_exists(path: str) -> None:
     assert (WORKSPACE / BUILT[path]).is_file(), BUILT[path]
 
 
-NOT_BUILT = [p for p in ALL_PATHS if p not in BUILT and _refused_ancestor(p) not in RULES]
+NOT_BUILT = [p for p in ALL_PATHS if not covered(p) and _refused_ancestor(p) not in RULES]
 
 
 @pytest.mark.parametrize("path", NOT_BUILT)
@@ -225,20 +226,23 @@ CANDIDATES = (
 
 
 def _keys_of_each_option() -> dict[str, tuple[str, ...]]:
-    """Each VmParams field's keys, as its option's parser declares them to OptionParser."""
-    seen: dict[str, set[str]] = {}
-    original = option_parsing.OptionParser.__init__
+    """Each VmParams field's keys, as its option's declaration has them."""
+    return {field: tuple(key.name for key in by_field()[field].keys) for field in BASES}
 
-    def record(self: Any, option: str, keys: Any = (), *args: Any, **kwargs: Any) -> None:
-        keys = tuple(keys)
-        seen.setdefault(option, set()).update(keys)
-        original(self, option, keys, *args, **kwargs)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(option_parsing.OptionParser, "__init__", record)
-        for field, base in BASES.items():
-            _parse(field, base)
-    return {field: tuple(sorted(seen[option])) for field, option in OPTION_OF.items()}
+def test_every_option_with_keys_has_a_base_value() -> None:
+    assert {o.field for o in OPTIONS if o.keys} == set(BASES)
+
+
+def test_every_key_fills_a_field_of_its_record() -> None:
+    for option in OPTIONS:
+        assert option.record is not None or not option.keys
+        for key in option.keys:
+            assert key.field in {f.name for f in dataclasses.fields(option.record)}, key.name
+
+
+def test_params_hold_each_declared_option() -> None:
+    assert set(by_field()) == {f.name for f in dataclasses.fields(VmParams)}
 
 
 def _parse(field: str, text: str) -> VmConfig:
@@ -265,16 +269,18 @@ def _configs_with(field: str, key: str) -> tuple[VmConfig | None, set[str]]:
     """The config without `key` (companions kept) and the distinct configs it gives
     for each candidate value that parses (repr'd: configs hold tuples, not sets)."""
     companions = next((c for p, c in COMPANIONS.items() if key.startswith(p)), ())
-    kept = [p for p in BASES[field].split(",") if p and not p.startswith(f"{key}=")]
+    kept = [p for p in BASES[field].split(",") if p and p != key and not p.startswith(f"{key}=")]
     kept += [c for c in companions if not c.startswith(f"{key}=")]
     try:
         without: VmConfig | None = _parse(field, ",".join(kept))
     except ConfigError:
         without = None
     seen: set[str] = set()
-    for candidate in CANDIDATES:
-        # A console's file=/socket= is its mode: then the key stands alone.
-        for parts in ([*kept, f"{key}={candidate}"], [f"{key}={candidate}"]):
+    declared = next(k for k in by_field()[field].keys if k.name == key)
+    tokens = [key] if declared.codec is FLAG else [f"{key}={value}" for value in CANDIDATES]
+    for token in tokens:
+        # A console's mode (tty, file=, socket=) is exclusive: then the key stands alone.
+        for parts in ([*kept, token], [token]):
             try:
                 seen.add(repr(_parse(field, ",".join(parts))))
                 break

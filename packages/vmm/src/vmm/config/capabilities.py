@@ -2,16 +2,18 @@
 
 CH's configuration has some 150 fields and this VMM builds a part of them. A
 field that is not built must keep its default: a user who sets it gets a
-one-line error naming the option and the field, never a VM that silently
-lacks what was asked for (`refuse_unbuilt`). The CLI calls it before anything
-is built, the API at `vm.boot` (CH's `vm.create` stores any config it parses).
+one-line error naming the option and the key, never a VM that silently lacks
+what was asked for (`refuse_unbuilt`). The CLI calls it before anything is
+built, the API at `vm.boot` (CH's `vm.create` stores any config it parses).
 
-`BUILT` maps a field path (list indices left out: `disks.path`) to the test
-that proves the VMM builds it; a path in `RULES` is built for some values and
-refused for others. Every other field is refused unless it has its default.
+`BUILT` comes from the option declarations (`vmm.config.declarations`): an
+option or key with a `proof` (the test that shows it is built) is built,
+field path by field path (`disks.path`, list indices left out). A built field
+with built fields below it is walked into; one without covers what it holds
+(`cpus.topology`). A path in `RULES` is built for some values and refused for
+others. Every other field is refused unless it has its default.
 packages/vmm/tests/config/test_capabilities.py walks every field of VmConfig
-and every key of every command-line option, so a new field or key cannot land
-unclassified.
+and every key of every option, so a new field or key cannot land unclassified.
 """
 
 from __future__ import annotations
@@ -20,94 +22,51 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from vmm.config.declarations import OPTIONS, PAYLOAD_FIELDS
 from vmm.config.devices import ImageType
 from vmm.config.errors import ValidationError
 from vmm.config.model import CpusConfig, VmConfig
 
 __all__ = ["BUILT", "RULES", "refuse_unbuilt"]
 
-_BOOT = "tests/test_boot.py"
-_DEVICES = "tests/test_guest_devices.py"
-_API = "tests/test_api.py"
-_IDS = "packages/vmm/tests/test_virtio_devices.py"
-_MEMORY = "packages/vm-memory/tests/test_region.py"
-_VCPU = "tests/test_vcpu_affinity.py"
-_RUNNER = "packages/vmm/tests/test_runner.py"  # the spec carries them to vm-memory's options
-_TRIVIAL = "nothing to build"
+
+def _option_path(field: str) -> str:
+    if field in PAYLOAD_FIELDS:
+        return f"payload.{field}"
+    return "memory.zones" if field == "memory_zones" else field
+
+
+def _classify() -> tuple[dict[str, str], dict[str, str]]:
+    """Field path -> proof, and field path -> how the command line names it."""
+    built = {"payload": "tests/test_boot.py"}
+    names: dict[str, list[str]] = {}
+    for option in OPTIONS:
+        path = _option_path(option.field)
+        if option.proof is not None:
+            built[path] = option.proof
+        for key in option.keys:
+            key_path = f"{path}.{key.field}"
+            names.setdefault(key_path, []).append(key.name)
+            if key.proof is not None:
+                built.setdefault(key_path, key.proof)
+    return built, {path: _label(keys) for path, keys in names.items()}
+
+
+def _label(keys: list[str]) -> str:
+    """`bw_size`..`ops_refill_time` -> `bw_*/ops_*`; else the keys joined by `/`."""
+    groups: dict[str, int] = {}
+    for key in keys:
+        prefix = key.split("_", 1)[0] if "_" in key else key
+        groups[prefix] = groups.get(prefix, 0) + 1
+    if len(keys) > 2 and all(count > 1 for count in groups.values()):
+        return "/".join(f"{prefix}_*" for prefix in groups)
+    return "/".join(keys)
+
 
 # Field path -> the test that proves it is built (or why there is nothing to build).
-BUILT: dict[str, str] = {
-    "cpus": _BOOT,
-    "cpus.boot_vcpus": _BOOT,
-    "cpus.topology": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.topology.threads_per_core": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.topology.cores_per_die": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.topology.dies_per_package": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.topology.packages": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.max_phys_bits": "packages/vmm/tests/arch/test_cpuid.py",
-    "cpus.affinity": _VCPU,
-    "cpus.affinity.vcpu": _VCPU,
-    "cpus.affinity.host_cpus": _VCPU,
-    "cpus.profile": f"{_TRIVIAL}: Host is the only profile",
-    "memory": _BOOT,
-    "memory.size": _BOOT,
-    "memory.shared": _MEMORY,
-    "memory.hugepages": _MEMORY,
-    "memory.thp": _MEMORY,
-    "memory.hugepage_size": _RUNNER,
-    "memory.mergeable": _RUNNER,
-    "memory.prefault": _RUNNER,
-    "payload": _BOOT,
-    "payload.kernel": _BOOT,
-    "payload.firmware": "tests/test_serial_console.py",
-    "payload.cmdline": _BOOT,
-    "payload.initramfs": _BOOT,
-    "disks": _DEVICES,
-    "disks.id": _IDS,
-    "disks.pci_device_id": _DEVICES,
-    "disks.path": _DEVICES,
-    "disks.readonly": _DEVICES,
-    "disks.direct": "packages/vm-devices/tests/virtio/devices/test_block.py",
-    "disks.num_queues": "packages/vm-devices/tests/virtio/devices/test_block.py",
-    "disks.queue_size": "packages/vm-devices/tests/virtio/devices/test_block.py",
-    "disks.serial": "packages/vm-devices/tests/virtio/devices/test_block.py",
-    "disks.disable_io_uring": f"{_TRIVIAL}: this VMM uses no io_uring",
-    "disks.disable_aio": f"{_TRIVIAL}: this VMM uses no Linux AIO",
-    "net": _DEVICES,
-    "net.id": _IDS,
-    "net.pci_device_id": _DEVICES,
-    "net.tap": _DEVICES,
-    "net.ip": _DEVICES,
-    "net.mask": _DEVICES,
-    "net.mac": _DEVICES,
-    "net.num_queues": "packages/vm-devices/tests/virtio/devices/test_net.py",
-    "net.queue_size": "packages/vm-devices/tests/virtio/devices/test_net.py",
-    "net.fds": "packages/vm-devices/tests/virtio/devices/test_net.py",
-    "net.host_mac": _DEVICES,
-    "net.mtu": _DEVICES,
-    "net.offload_tso": _DEVICES,
-    "net.offload_ufo": "packages/vm-devices/tests/virtio/devices/test_net.py",
-    "net.offload_csum": "packages/vm-devices/tests/virtio/devices/test_net.py",
-    "rng": _DEVICES,
-    "rng.id": _IDS,
-    "rng.pci_device_id": _DEVICES,
-    "rng.src": _DEVICES,
-    "serial": _BOOT,
-    "serial.mode": _BOOT,
-    "serial.file": _API,
-    "serial.socket": f"{_TRIVIAL}: the socket mode is refused (validate)",
-    "console": _DEVICES,
-    "console.id": _IDS,
-    "console.pci_device_id": _DEVICES,
-    "console.mode": _DEVICES,
-    "console.file": _DEVICES,
-    "console.socket": f"{_TRIVIAL}: the socket mode is refused (validate)",
-    "debug_console": f"{_TRIVIAL}: any mode but off is refused (validate)",
-    "debug_console.mode": f"{_TRIVIAL}: any mode but off is refused (validate)",
-    "debug_console.file": f"{_TRIVIAL}: any mode but off is refused (validate)",
-    "debug_console.iobase": f"{_TRIVIAL}: any mode but off is refused (validate)",
-    "platform": f"{_TRIVIAL}: each of its fields is classified",
-}
+BUILT, _CLI_KEY = _classify()
+# Built paths that have built paths below them: the walk goes into these.
+_PARENTS = {path.rsplit(".", 1)[0] for path in BUILT if "." in path}
 
 Rule = Callable[[Any, Any], str | None]
 
@@ -131,16 +90,17 @@ RULES: dict[str, Rule] = {
     "disks.image_type": _image_type,
 }
 
-# How the command line spells a field, where it differs from the field's name.
-_CLI_KEY = {
-    "cpus.boot_vcpus": "boot",
-    "cpus.max_vcpus": "max",
-    "disks.vhost_socket": "socket",
-    "net.vhost_socket": "socket",
-    "disks.rate_limiter_config": "bw_*/ops_*",
-    "net.rate_limiter_config": "bw_*/ops_*",
-    "platform.iommu_address_width_bits": "iommu_address_width",
-}
+
+def covered(path: str) -> bool:
+    """True when `path` (indices left out) is built, itself or by a built field above it."""
+    parts = path.split(".")
+    for end in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:end])
+        if prefix not in BUILT:
+            return False
+        if prefix not in _PARENTS:
+            return True
+    return True
 
 
 def refuse_unbuilt(config: VmConfig) -> None:
@@ -154,9 +114,10 @@ def _walk(record: Any, path: str, key: str) -> None:
         field_path = f"{path}.{field.name}" if path else field.name
         field_key = f"{key}.{field.name}" if key else field.name
         if field_key in BUILT:
-            for index, item in _records(value):
-                where = field_path if index is None else f"{field_path}[{index}]"
-                _walk(item, where, field_key)
+            if field_key in _PARENTS:
+                for index, item in _records(value):
+                    where = field_path if index is None else f"{field_path}[{index}]"
+                    _walk(item, where, field_key)
             continue
         rule = RULES.get(field_key)
         if rule is not None:

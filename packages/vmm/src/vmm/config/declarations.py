@@ -101,6 +101,7 @@ BLOCK = "packages/vm-devices/tests/virtio/devices/test_block.py"
 NET = "packages/vm-devices/tests/virtio/devices/test_net.py"
 FIRMWARE = "tests/test_serial_console.py"
 TRIVIAL = "nothing to build"
+DEBUG_CONSOLE_OFF = f"{TRIVIAL}: any mode but off is refused (validate)"
 
 # virtio-fs tags are at most 36 bytes (VIRTIO_FS_TAG_LEN).
 VIRTIO_FS_TAG_LEN = 36
@@ -140,9 +141,9 @@ def _pci(
 
 
 _RATE_KEYS = tuple(
-    Key(f"{prefix}_{part}", integer(f"<{unit}>"), field="")
-    for prefix, unit in (("bw", "bytes"), ("ops", "io_ops"))
-    for part in ("size", "one_time_burst", "refill_time")
+    Key(f"{prefix}_{part}", integer(f"<{unit}>"), field="rate_limiter_config", hook=True)
+    for prefix, amount in (("bw", "bytes"), ("ops", "io_ops"))
+    for part, unit in (("size", amount), ("one_time_burst", amount), ("refill_time", "ms"))
 )
 
 
@@ -190,10 +191,19 @@ _MODE_FLAGS = {
     "null": ConsoleOutputMode.NULL,
 }
 _MODE_KEYS = (
-    *(Key(flag, FLAG, field="", proof=BOOT) for flag in _MODE_FLAGS),
-    Key("file", PATH, field="", proof=API),
+    *(
+        Key(flag, FLAG, field="mode", hook=True, proof=BOOT, alternative=True)
+        for flag in _MODE_FLAGS
+    ),
+    Key("file", PATH, hook=True, proof=API, alternative=True),
 )
-_SOCKET_KEY = Key("socket", PATH, field="")
+_SOCKET_KEY = Key(
+    "socket",
+    PATH,
+    hook=True,
+    proof=f"{TRIVIAL}: the socket mode is refused (validate)",
+    alternative=True,
+)
 
 
 def _console_mode(values: Values, option: str) -> dict[str, Any]:
@@ -259,13 +269,13 @@ def _split_cpus(cpus: CpusConfig) -> dict[str, Any]:
 _HOST_CPUS = integer_list("<host_cpus>")
 
 CPUS = Option(
-    "cpus", "cpus", Arity.ONE, "CPU parameters", record=CpusConfig, proof=BOOT,
+    "cpus", "cpus", Arity.ONE, "", record=CpusConfig, proof=BOOT,
     default=f"boot={DEFAULT_VCPUS},max_phys_bits={DEFAULT_MAX_PHYS_BITS}",
     keys=(
         Key("boot", integer("<boot_vcpus>", 32), field="boot_vcpus", default=DEFAULT_VCPUS,
             proof=BOOT),
         # max defaults to boot (build); capabilities refuses max > boot (no CPU hot-plug yet).
-        Key("max", integer("<max_vcpus>", 32), field=""),
+        Key("max", integer("<max_vcpus>", 32), field="max_vcpus", hook=True),
         Key("topology", Codec(_topology, _format_topology,
                               "<threads_per_core>:<cores_per_die>:<dies_per_package>:<packages>"),
             proof=CPUID),
@@ -276,7 +286,7 @@ CPUS = Option(
                                   lambda vcpu, cpus: CpuAffinity(vcpu=vcpu, host_cpus=cpus),
                                   lambda a: (a.vcpu, a.host_cpus)),
             proof=VCPU),
-        Key("features", string_list("<list_of_features_to_enable>"), field=""),
+        Key("features", string_list("<list_of_features_to_enable>"), hook=True),
         Key("nested", TOGGLE),
         Key("core_scheduling", enum_choice(
             {"vm": CoreScheduling.VM, "vcpu": CoreScheduling.VCPU, "off": CoreScheduling.OFF})),
@@ -471,12 +481,13 @@ GENERIC_VHOST_USER = Option(
     "generic-vhost-user", "generic_vhost_user", Arity.MANY, "generic vhost-user parameters",
     record=GenericVhostUserConfig,
     keys=(
-        Key("device_type", text("<ID number or symbolic name>"), field=""),
+        Key("device_type", text("<ID number or symbolic name>"), hook=True),
         Key("socket", text("<socket_path>")),
         Key("queue_sizes", integer_list("<list of queue sizes>", 16),
             missing="queue_sizes missing (queue size missing)"),
         *_pci(iommu=False),
-        Key("virtio_id", text("<ID number or symbolic name>"), field=""),  # CH's older name
+        # CH's older name of device_type.
+        Key("virtio_id", text("<ID number or symbolic name>"), field="device_type", hook=True),
     ),
     build=_device_type, split=lambda device: {"device_type": str(device.device_type)},
 )  # fmt: skip
@@ -552,8 +563,8 @@ CONSOLE = Option(
 
 DEBUG_CONSOLE = Option(
     "debug-console", "debug_console", Arity.ONE, "Debug console", record=DebugConsoleConfig,
-    proof=f"{TRIVIAL}: any mode but off is refused (validate)", default="off,iobase=0xe9",
-    keys=(*_MODE_KEYS, Key("iobase", hex_port("<port in hex>"))),
+    proof=DEBUG_CONSOLE_OFF, default="off,iobase=0xe9",
+    keys=(*_MODE_KEYS, Key("iobase", hex_port("<port in hex>"), proof=DEBUG_CONSOLE_OFF)),
     build=_console_mode, split=_split_console_mode,
 )  # fmt: skip
 
@@ -582,19 +593,19 @@ def _split_platform(platform: PlatformConfig) -> dict[str, Any]:
 
 PLATFORM = Option(
     "platform", "platform", Arity.ONE, "Platform configuration parameters",
-    record=PlatformConfig, proof=f"{TRIVIAL}: each of its fields is classified",
+    record=PlatformConfig,
     keys=(
         Key("num_pci_segments", integer("<num_pci_segments>", 16)),
         Key("iommu_segments", integer_list("<list_of_segments>", 16)),
         Key("iommu_address_width", integer("<bits>", 8), field="iommu_address_width_bits"),
-        Key("iommufd", TOGGLE, field=""),
+        Key("iommufd", TOGGLE, hook=True),
         Key("iommufd_fd", integer("<fd>", signed=True)),
         Key("vfio_p2p_dma", TOGGLE),
         *(Key(name, text(f"<dmi_{name}>")) for name in _SMBIOS),
         Key("oem_strings", string_list("<list_of_strings>")),
         Key("chassis_asset_tag", text("<dmi_chassis_asset_tag>")),
         # CH's deprecated spellings of system_serial_number and system_uuid.
-        *(Key(old, text(f"<{new}>"), field="") for old, new in _LEGACY.items()),
+        *(Key(old, text(f"<{new}>"), field=new, hook=True) for old, new in _LEGACY.items()),
     ),
     build=_platform, split=_split_platform,
 )  # fmt: skip

@@ -44,11 +44,11 @@ UNSET: Any = _Unset()
 
 
 class Key:
-    """One `key=value` of an option. `field` is the record field it fills ("" when the
-    option's build/split hooks handle it); `default` overrides the field's default on the
-    command line; `proof` names the test showing this VMM builds it."""
+    """One `key=value` of an option. `field` is the record field it fills, directly or,
+    with `hook`, through the option's build/split hooks; `default` overrides the field's
+    default on the command line; `proof` names the test showing this VMM builds it."""
 
-    __slots__ = ("codec", "default", "field", "missing", "name", "proof")
+    __slots__ = ("alternative", "codec", "default", "field", "hook", "missing", "name", "proof")
 
     def __init__(
         self,
@@ -56,13 +56,17 @@ class Key:
         codec: Codec,
         *,
         field: str | None = None,
+        hook: bool = False,
         default: Any = UNSET,
         proof: str | None = None,
         missing: str | None = None,
+        alternative: bool = False,
     ) -> None:
         self.name = name
+        self.alternative = alternative  # one of exclusive keys, shown `a|b|c=<path>`
         self.codec = codec
         self.field = name if field is None else field
+        self.hook = hook
         self.default = default
         self.proof = proof
         self.missing = missing
@@ -141,7 +145,10 @@ class Option:
         """The `--help` text: the summary, then every key's syntax as CH prints it."""
         if not self.keys:
             return self.summary
-        return f'{self.summary} "{",".join(key.usage for key in self.keys)}"'
+        syntax = self.keys[0].usage
+        for previous, key in zip(self.keys, self.keys[1:], strict=False):
+            syntax += ("|" if previous.alternative and key.alternative else ",") + key.usage
+        return f'{self.summary} "{syntax}"' if self.summary else syntax
 
 
 def _field_default(record: type, name: str) -> Any:
@@ -169,7 +176,7 @@ def parse_option(option: Option, text: str, defaults: Mapping[str, Any] | None =
             values[key.name] = value
     kwargs: dict[str, Any] = {}
     for key in option.keys:
-        if not key.field or (key.field in kwargs and key.name not in values):
+        if key.hook or (key.field in kwargs and key.name not in values):
             continue
         if key.name in values:
             kwargs[key.field] = values[key.name]
@@ -191,7 +198,7 @@ def format_option(option: Option, record: Any, defaults: Mapping[str, Any] | Non
     derived = option.split(record) if option.split is not None else {}
     pairs: list[str] = []
     for key in option.keys:
-        if key.field:
+        if not key.hook:
             value = getattr(record, key.field)
             # A field the JSON requires is always written, even at the key's default.
             default = _field_default(option.record, key.field)
