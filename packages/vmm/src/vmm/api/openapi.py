@@ -243,8 +243,34 @@ def _object_schema(cls: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     if required:
         schema["required"] = required
     schema["properties"] = {f.name: _schema_of(hints[f.name], schemas) for f in fields}
+    for name, description in _key_descriptions(cls).items():
+        prop = schema["properties"][name]
+        # OpenAPI 3.0 ignores the siblings of a $ref: wrap it to describe the field.
+        prop = {"allOf": [prop]} if "$ref" in prop else prop
+        schema["properties"][name] = {**prop, "description": description}
     schema["additionalProperties"] = False
     return schema
+
+
+def _key_descriptions(cls: Any) -> dict[str, str]:
+    """Each field's command-line key, from the option declarations, and whether this VMM
+    builds it: a field it does not build is refused at vm.boot unless left at its default."""
+    from vmm.config.declarations import OPTIONS
+
+    option = next((o for o in OPTIONS if o.record is cls), None)
+    if option is None:
+        return {}
+    usages: dict[str, list[str]] = {}
+    built: set[str] = set()
+    for key in option.keys:
+        usages.setdefault(key.field, []).append(key.usage)
+        if key.proof is not None and option.proof is not None:
+            built.add(key.field)
+    return {
+        field: f"--{option.long} {' / '.join(usage)}"
+        + ("" if field in built else " (not supported by this VMM yet)")
+        for field, usage in usages.items()
+    }
 
 
 def main() -> None:
