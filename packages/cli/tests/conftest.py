@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vmm.testing import pvh_kernel, serve_api, write_counter_kernel
 
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> str:
-    """A file that starts like an x86-64 ELF vmlinux (what validation sniffs)."""
+    """A tiny x86-64 ELF vmlinux with a PVH entry (one HLT; `vmm.testing.pvh_kernel`)."""
     path = tmp_path / "vmlinux"
-    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HHI", 2, 0x3E, 1)
-    path.write_bytes(header + bytes(4096 - len(header)))
+    path.write_bytes(pvh_kernel(b"\xf4"))
     return str(path)
 
 
@@ -32,31 +32,16 @@ def _restore_root_logger() -> Iterator[None]:
 
 @pytest.fixture
 def api_socket(tmp_path: Path) -> Iterator[str]:
-    """A real API service on a socket, its control loop in a thread (no VM is booted)."""
-    import threading
-
-    import vmm
-
+    """A real API service on a socket, its control loop in a thread (no VM is booted);
+    the one the VMM's own API tests use (`vmm.testing.serve_api`)."""
     path = str(tmp_path / "api.sock")
-    control = vmm.Vmm()
-    service = vmm.ApiService.start(path=path, version="0.1.0")
-    service.attach(control.submit)
-    loop = threading.Thread(target=control.run, daemon=True)
-    loop.start()
-    yield path
-    if loop.is_alive():
-        control.request_shutdown()
-        loop.join(10)
-    service.close()
+    with serve_api(path):
+        yield path
 
 
 @pytest.fixture
 def vm_json(tmp_path: Path) -> str:
     """A VmConfig JSON file whose kernel is the tiny counting guest."""
-    import json
-
-    from vmm.testing import write_counter_kernel
-
     kernel = tmp_path / "counter.elf"
     write_counter_kernel(kernel)
     path = tmp_path / "vm.json"
