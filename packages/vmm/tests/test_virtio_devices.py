@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
+from vm_devices.virtio.devices.block import Block
 from vmm.config import VmParams, parse_vm_config
 from vmm.virtio_devices import device_specs
 
@@ -36,3 +40,21 @@ def test_pci_device_id_asks_for_a_slot() -> None:
     )
     slots = {spec.id: spec.pci_slot for spec in device_specs(config)}
     assert slots == {"_disk0": 7, "_rng": 9, "_console": None}
+
+
+def test_disk_options_reach_the_block_device(tmp_path: Path) -> None:
+    image = tmp_path / "thick.img"
+    with image.open("wb") as file:
+        file.truncate(1 << 20)
+    config = parse_vm_config(
+        VmParams(kernel="k", disks=(f"path={image},sparse=off,readonly=off,serial=s1",))
+    )
+    (disk_spec,) = [spec for spec in device_specs(config) if spec.id == "_disk0"]
+    with contextlib.ExitStack() as stack:
+        device = disk_spec.build(stack)
+        assert isinstance(device, Block)
+        try:
+            assert not device.disk.sparse and device.serial.startswith(b"s1")
+            assert image.stat().st_blocks * 512 >= 1 << 20  # preallocated: sparse=off
+        finally:
+            device.shutdown()

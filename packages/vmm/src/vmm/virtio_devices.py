@@ -60,6 +60,7 @@ def _disk_builder(disk: DiskConfig) -> Builder:
             num_queues=disk.num_queues,
             queue_size=disk.queue_size,
             serial=disk.serial,
+            sparse=disk.sparse,
         )
 
     return build

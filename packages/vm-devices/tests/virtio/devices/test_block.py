@@ -282,3 +282,49 @@ def test_requests_published_before_activation_are_served(image: Path) -> None:
     finally:
         guest.close()
         guest.device.shutdown()
+
+
+# A thick image (--disk sparse=off) ------------------------------------------------------
+
+
+def test_a_thick_image_is_preallocated_and_offers_no_discard(tmp_path: Path) -> None:
+    path = tmp_path / "thick.img"
+    with path.open("wb") as file:
+        file.truncate(SECTORS * 512)  # all hole
+    assert path.stat().st_blocks == 0
+    device = Block(path, sparse=False)
+    assert path.stat().st_blocks * 512 >= SECTORS * 512
+    assert path.stat().st_size == SECTORS * 512
+    assert not device.device_features & VIRTIO_BLK_F_DISCARD
+    assert device.device_features & VIRTIO_BLK_F_WRITE_ZEROES
+    config = memoryview(bytearray(CONFIG.size))
+    device.read_config(0, config)
+    assert CONFIG.unpack(config)[19] == 0  # write zeroes may not unmap
+    device.shutdown()
+
+
+def test_a_thick_image_keeps_its_storage_on_discard_and_unmapping_zeroes(image: Path) -> None:
+    guest = Guest(Block(image, sparse=False))
+    guest.activate()
+    try:
+        allocated = image.stat().st_blocks
+        chain = submit(guest, RequestType.WRITE_ZEROES, data=SEGMENT.pack(0, 1024, 1))
+        assert complete(guest, chain) == (Status.OK, 1)
+        assert sectors(image, 0, 1024) == bytes(1024 * 512)
+        # A driver that sends DISCARD although it was not offered changes nothing.
+        before = image.read_bytes()
+        chain = submit(guest, RequestType.DISCARD, data=SEGMENT.pack(1024, 1024, 0))
+        assert complete(guest, chain)[0] == Status.OK
+        assert image.read_bytes() == before
+        assert image.stat().st_blocks >= allocated
+    finally:
+        guest.close()
+        guest.device.shutdown()
+
+
+def test_a_thick_readonly_image_is_not_written(tmp_path: Path) -> None:
+    path = tmp_path / "ro.img"
+    with path.open("wb") as file:
+        file.truncate(SECTORS * 512)
+    Block(path, readonly=True, sparse=False).shutdown()
+    assert path.stat().st_blocks == 0

@@ -371,7 +371,7 @@ DISK = Option(
             lambda a: (a.queue_index, a.host_cpus))),
         Key("serial", text("<serial_number>"), proof=BLOCK),
         Key("backing_files", TOGGLE),
-        Key("sparse", TOGGLE),
+        Key("sparse", TOGGLE, proof=IDS),
         Key("image_type", enum_choice({
             "raw": ImageType.RAW, "qcow2": ImageType.QCOW2, "vhd": ImageType.FIXED_VHD,
             "vhdx": ImageType.VHDX, "vmdk": ImageType.FLAT_VMDK})),

@@ -58,7 +58,7 @@ class Block(VirtioDeviceBase):
     """A virtio block device backed by the raw image at ``path``.
 
     What the VMM passes from ``--disk path=,readonly=,direct=,num_queues=,
-    queue_size=,id=``; ``serial`` is ``id`` (what GET_ID answers, at most 20
+    queue_size=,id=,sparse=``; ``serial`` is ``id`` (what GET_ID answers, at most 20
     bytes; by default one made from the image's device and inode numbers).
     Raises :class:`DeviceConfigError` for bad options and
     :class:`~vm_devices.virtio.devices.errors.DiskOpenError` when the image
@@ -75,6 +75,7 @@ class Block(VirtioDeviceBase):
         queue_size: int = DEFAULT_QUEUE_SIZE,
         serial: str | bytes | None = None,
         lock: bool = True,
+        sparse: bool = True,
         name: str = "virtio-blk",
     ) -> None:
         if not 1 <= num_queues <= MAX_QUEUES:
@@ -84,16 +85,17 @@ class Block(VirtioDeviceBase):
                 name, "queue_size", queue_size, "is not a power of two 2..32768"
             )
         serial_bytes = _serial_bytes(name, serial)
-        self.disk = DiskImage(path, readonly=readonly, direct=direct, lock=lock)
+        self.disk = DiskImage(path, readonly=readonly, direct=direct, lock=lock, sparse=sparse)
         if serial_bytes is None:
             info = os.fstat(self.disk.fd)
             serial_bytes = f"{info.st_dev:x}{info.st_rdev:x}{info.st_ino:x}".encode()[:ID_BYTES]
         self.serial = serial_bytes
         self.name = name
         features = VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_SEG_MAX
-        features |= (
-            VIRTIO_BLK_F_RO if readonly else VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES
-        )
+        if readonly:
+            features |= VIRTIO_BLK_F_RO
+        else:  # a thick image (sparse=off) keeps its storage: no discard, no unmap
+            features |= VIRTIO_BLK_F_WRITE_ZEROES | (VIRTIO_BLK_F_DISCARD if sparse else 0)
         if num_queues > 1:
             features |= VIRTIO_BLK_F_MQ
         super().__init__(DeviceType.BLOCK, [queue_size] * num_queues, features)
@@ -109,7 +111,7 @@ class Block(VirtioDeviceBase):
                 0, 0,  # writeback, unused
                 num_queues,
                 MAX_DISCARD_SECTORS, MAX_DISCARD_SEGMENTS, alignment,
-                MAX_DISCARD_SECTORS, MAX_DISCARD_SEGMENTS, 1,  # write zeroes may unmap
+                MAX_DISCARD_SECTORS, MAX_DISCARD_SEGMENTS, int(sparse),  # zeroes may unmap
             )
         )  # fmt: skip
         self._workers = WorkerGroup()

@@ -4,7 +4,10 @@
 ``O_DIRECT``), locks it against a second writer, and moves data between it
 and guest memory with ``os.preadv``/``os.pwritev`` on views of guest memory.
 Discard and write-zeroes become ``fallocate`` calls (hole punching, zero
-ranges), with plain writes of zeros where the file system has neither.
+ranges), with plain writes of zeros where the file system has neither. A
+thick image (``sparse=False``, CH's ``--disk sparse=off``) is fully allocated
+when opened and never has holes punched: discard does nothing and zeroing
+keeps the storage.
 
 With ``O_DIRECT`` the kernel wants the file offset, the length and every
 buffer aligned to the device's logical block. The block size is probed when
@@ -53,7 +56,8 @@ class DiskImage:
 
     Raises :class:`DiskOpenError` (or :class:`DiskLockedError`) when the
     image cannot be opened as asked. ``lock`` takes a ``flock`` on the image:
-    shared when read-only, exclusive otherwise.
+    shared when read-only, exclusive otherwise. ``sparse=False`` preallocates a
+    writable regular file and keeps it allocated.
     """
 
     def __init__(
@@ -63,10 +67,12 @@ class DiskImage:
         readonly: bool = False,
         direct: bool = False,
         lock: bool = True,
+        sparse: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self.readonly = readonly
         self.direct = direct
+        self.sparse = sparse
         flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC
         if direct:
             flags |= os.O_DIRECT
@@ -108,6 +114,13 @@ class DiskImage:
         if stat.S_ISBLK(mode):
             raw = fcntl.ioctl(self.fd, _BLKSSZGET, struct.pack("i", 0))
             self.block_size = max(SECTOR_SIZE, struct.unpack("i", raw)[0])
+        if not self.sparse and not self.readonly and stat.S_ISREG(mode) and self.size:
+            try:
+                os.posix_fallocate(self.fd, 0, self.size)
+            except OSError as error:
+                raise DiskOpenError(
+                    self.path, f"cannot preallocate it (sparse=off): {error.strerror}"
+                ) from None
         elif self.direct:
             self.block_size = _probe_direct_alignment(self.fd, self.size, self.path)
 
@@ -166,12 +179,14 @@ class DiskImage:
 
     def discard(self, offset: int, length: int) -> None:
         """Let go of the storage behind the range. A hint: nothing happens where
-        the file system cannot punch holes."""
-        self._fallocate((_PUNCH,), offset, length)
+        the file system cannot punch holes, nor on a thick image."""
+        if self.sparse:
+            self._fallocate((_PUNCH,), offset, length)
 
     def write_zeroes(self, offset: int, length: int, unmap: bool) -> None:
-        """Make the range read as zeros, releasing its storage if ``unmap``."""
-        modes = (_PUNCH, _ZERO) if unmap else (_ZERO,)
+        """Make the range read as zeros, releasing its storage if ``unmap`` (and the
+        image is sparse)."""
+        modes = (_PUNCH, _ZERO) if unmap and self.sparse else (_ZERO,)
         if not self._fallocate(modes, offset, length):
             self._write_zeros(offset, length)
 
