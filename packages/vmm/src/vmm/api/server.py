@@ -2,9 +2,11 @@
 
 The handler (`vmm.api.routes.Router`) is called in the connection's thread
 and may block there (waiting for the control loop); vCPU threads are never
-involved. Connections are kept alive between requests (HTTP/1.1), count
-against a limit, and time out when idle or slow, so a stuck or hostile
-client holds one thread for a bounded time. Standard library only, and no
+involved. Connections are kept alive between requests (HTTP/1.1) and count
+against a limit. Each request has a whole-request deadline (a client that
+sends one byte every few seconds is cut off all the same, with a 408), and
+when every slot is taken a new connection evicts the one that has been
+reading its request longest: slow clients cannot keep `vmm.ping` out. Standard library only, and no
 import heavier than `threading`: the socket listens within milliseconds of
 process start. It uses the C `_socket` module: `socket` itself imports
 `enum` and `selectors`, which cost more than the rest of the server together
@@ -19,6 +21,7 @@ import os
 import stat
 import struct
 import threading
+from time import monotonic as _monotonic
 
 from vmm.api.http import HttpError, HttpRequest, HttpResponse, read_request
 
@@ -33,6 +36,7 @@ __all__ = ["ApiServer", "ApiSocketError"]
 
 MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT = 10.0  # seconds to send a whole request, or between two on one connection
+REAPER_PERIOD = 0.25  # how often deadlines are checked
 LINGER_BYTES = 1 << 20  # read and dropped after an error answer, before closing
 
 
@@ -49,6 +53,9 @@ class ApiServer:
         self.path = path  # removed at close when this server created it
         self._lock = threading.Condition()
         self._connections: set[_socket.socket] = set()
+        # Connections reading a request, by deadline; those cut off for being late.
+        self._reading: dict[_socket.socket, float] = {}
+        self._expired: set[_socket.socket] = set()
         self._busy = 0
         self._closing = False
         self._thread = threading.Thread(target=self._accept_loop, name="http-server", daemon=True)
@@ -88,6 +95,7 @@ class ApiServer:
 
     def start(self) -> None:
         self._thread.start()
+        threading.Thread(target=self._reap_loop, name="http-reaper", daemon=True).start()
 
     def close(self, grace: float = 2.0) -> None:
         """Stop accepting, let requests in progress answer (up to `grace` s), close the rest."""
@@ -125,7 +133,11 @@ class ApiServer:
                     return
                 continue  # EMFILE, ECONNABORTED: the next accept may work
             with self._lock:
-                refused = self._closing or len(self._connections) >= MAX_CONNECTIONS
+                if len(self._connections) >= MAX_CONNECTIONS and self._reading:
+                    # Full: the slowest reader makes room (it gets a 408).
+                    self._expire(min(self._reading, key=self._reading.__getitem__))
+                live = len(self._connections) - len(self._expired)
+                refused = self._closing or live >= MAX_CONNECTIONS
                 if not refused:
                     self._connections.add(connection)
             if refused:
@@ -136,18 +148,30 @@ class ApiServer:
             ).start()
 
     def _serve(self, connection: _socket.socket) -> None:
-        # A blocking socket with a receive timeout: a read past it fails with EAGAIN.
-        seconds = int(REQUEST_TIMEOUT)
-        timeout = struct.pack("@ll", seconds, int((REQUEST_TIMEOUT - seconds) * 1e6))
+        # A blocking socket with a receive timeout, a backstop behind the reaper's
+        # deadlines: a read past it fails with EAGAIN.
+        backstop = REQUEST_TIMEOUT + 1.0
+        seconds = int(backstop)
+        timeout = struct.pack("@ll", seconds, int((backstop - seconds) * 1e6))
         connection.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, timeout)
         stream = open(connection.fileno(), "rb", closefd=False)  # noqa: SIM115
         try:
             keep_alive = True
             while keep_alive and not self._closing:
+                with self._lock:
+                    self._reading[connection] = _monotonic() + REQUEST_TIMEOUT
                 try:
                     request = read_request(stream)
                 except HttpError as error:
-                    _answer_and_close(connection, error.status, error.message)
+                    if connection not in self._expired:
+                        _answer_and_close(connection, error.status, error.message)
+                        return
+                    request = None
+                finally:
+                    with self._lock:
+                        self._reading.pop(connection, None)
+                if connection in self._expired:
+                    _answer_and_close(connection, 408, "request timeout", shut_read=False)
                     return
                 if request is None:
                     return
@@ -159,6 +183,26 @@ class ApiServer:
             connection.close()
             with self._lock:
                 self._connections.discard(connection)
+                self._reading.pop(connection, None)
+                self._expired.discard(connection)
+
+    def _expire(self, connection: _socket.socket) -> None:
+        """Cut a connection off its request (lock held): its read ends, it answers 408."""
+        self._reading.pop(connection, None)
+        self._expired.add(connection)
+        try:  # noqa: SIM105 - contextlib would cost start-up time
+            connection.shutdown(_socket.SHUT_RD)
+        except OSError:
+            pass
+
+    def _reap_loop(self) -> None:
+        with self._lock:
+            while not self._closing:
+                now = _monotonic()
+                for connection, deadline in list(self._reading.items()):
+                    if deadline <= now:
+                        self._expire(connection)
+                self._lock.wait(REAPER_PERIOD)
 
     def _answer(self, connection: _socket.socket, request: HttpRequest) -> bool:
         with self._lock:
@@ -186,10 +230,15 @@ def _error_response(status: int, message: str) -> HttpResponse:
     return HttpResponse(status, json.dumps([message]).encode())
 
 
-def _answer_and_close(connection: _socket.socket, status: int, message: str) -> None:
+def _answer_and_close(
+    connection: _socket.socket, status: int, message: str, *, shut_read: bool = True
+) -> None:
     try:
         connection.sendall(_error_response(status, message).encode(keep_alive=False))
         connection.shutdown(_socket.SHUT_WR)
+        if not shut_read:
+            connection.close()
+            return
         # Lingering close: closing with unread input would reset the connection and
         # could destroy the answer before the client reads it; drain a bounded amount.
         connection.settimeout(0.5)
