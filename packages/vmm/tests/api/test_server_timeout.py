@@ -3,7 +3,9 @@ trickle in), and a full house of slow clients cannot keep vmm.ping out."""
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -116,3 +118,16 @@ def test_ping_answers_while_every_slot_is_held_by_a_slow_client(fast_deadline: s
         pump.join()
         for client in clients:
             client.close()
+
+
+def test_the_socket_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "api.sock"
+    previous = os.umask(0)
+    try:
+        api = ApiServer.bind(str(path), _ok)
+    finally:
+        os.umask(previous)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        api.close()

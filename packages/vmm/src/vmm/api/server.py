@@ -67,6 +67,9 @@ class ApiServer:
         listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             listener.bind(path)
+            # Owner only, whatever the umask: the API can stop the VM and write files.
+            # Nobody can connect before listen(), so there is no window at a wider mode.
+            os.chmod(path, 0o600)
             listener.listen(MAX_CONNECTIONS)
         except OSError as error:
             listener.close()
