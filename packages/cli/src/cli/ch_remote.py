@@ -7,13 +7,16 @@
 Same subcommands, arguments and output as CH's `ch-remote`: a response body
 is printed as the VMM sent it (JSON), nothing is printed for 204, and an
 error prints CH's numbered chain of messages on stderr with exit status 1.
-Usage errors exit with 2, as clap does.
+Usage errors exit with 2, as clap does. Every subcommand answers `-h`/`--help`
+(and `ch-remote help <subcommand>`) with its usage, before any request.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cli import __version__
@@ -95,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "--help":
         stdout.write(_help())
         return 0
+    if command == "help":
+        return _help_command(rest, stdout, stderr)
+    if "-h" in rest or "--help" in rest:
+        stdout.write(_command_help(command))
+        return 0
     if command == "--version":
         stdout.write(f"{PROG} v{__version__}\n")
         return 0
@@ -105,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body: Any
     try:
         body = _BODIES[command](rest) if command in _BODIES else _no_arguments(command, rest)
+        body = _json_only(body)
     except UsageError as error:
         stderr.write(f"error: {error}\n\nFor more information, try '--help'.\n")
         return 2
@@ -153,6 +162,8 @@ def _split(args: list[str]) -> tuple[str | None, str, list[str]]:
             socket_path = value
         elif word.startswith("-"):
             raise UsageError(f"unexpected argument '{word}' found")
+        elif word == "help":
+            return socket_path, word, args
         elif word not in COMMANDS:
             raise UsageError(f"unrecognized subcommand '{word}'")
         else:
@@ -169,6 +180,7 @@ def _help() -> str:
         "",
         "Commands:",
         *(f"  {name:<{width}}{about}" for name, (_, _, about) in COMMANDS.items()),
+        f"  {'help':<{width}}Print this message or the help of the given subcommand(s)",
         "",
         "Options:",
         "      --api-socket <api-socket>  HTTP API socket path (UNIX domain socket).",
@@ -176,6 +188,138 @@ def _help() -> str:
         "  -V, --version                  Print version",
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class _Argument:
+    """One argument of a subcommand, for its `--help`: a positional value or a `--flag`."""
+
+    name: str
+    help: str = ""
+    flag: bool = False
+    default: str | None = None
+    option: str | None = None  # takes the syntax of this cloud-hypervisor option
+    syntax: str | None = None  # takes this syntax of `cli.migration_bodies` (`RESTORE`)
+
+
+def _positional(
+    name: str, help: str = "", *, option: str | None = None, syntax: str | None = None
+) -> tuple[_Argument]:
+    return (_Argument(name, help, option=option, syntax=syntax),)
+
+
+_ARGUMENTS: dict[str, tuple[_Argument, ...]] = {
+    "add-device": _positional("device_config", option="device"),
+    "add-disk": _positional("disk_config", option="disk"),
+    "add-fs": _positional("fs_config", option="fs"),
+    "add-generic-vhost-user": _positional("generic_vhost_user_config", option="generic-vhost-user"),
+    "add-net": _positional("net_config", option="net"),
+    "add-pmem": _positional("pmem_config", option="pmem"),
+    "add-user-device": _positional("device_config", option="user-device"),
+    "add-vdpa": _positional("vdpa_config", option="vdpa"),
+    "add-vsock": _positional("vsock_config", option="vsock"),
+    "coredump": _positional("coredump_config", "<file_path>"),
+    "create": (_Argument("path", "VmConfig JSON file; - reads stdin", default="-"),),
+    "receive-migration": _positional("receive_migration_config", syntax="RECEIVE_MIGRATION"),
+    "remove-device": _positional("id", "<device_id>"),
+    "resize": (
+        _Argument("balloon", "New balloon size in bytes (supports K/M/G suffix)", flag=True),
+        _Argument("cpus", "New vCPUs count", flag=True),
+        _Argument("memory", "New memory size in bytes (supports K/M/G suffix)", flag=True),
+    ),
+    "resize-disk": (
+        _Argument("disk", "Disk identifier", flag=True),
+        _Argument("size", "New disk size", flag=True),
+    ),
+    "resize-zone": (
+        _Argument("id", "Memory zone identifier", flag=True),
+        _Argument("size", "New memory zone size in bytes (supports K/M/G suffix)", flag=True),
+    ),
+    "restore": _positional("restore_config", syntax="RESTORE"),
+    "send-migration": _positional("send_migration_config", syntax="SEND_MIGRATION"),
+    "snapshot": _positional("snapshot_config", "<destination_url>"),
+}
+
+
+def _argument_help(argument: _Argument) -> str:
+    text = argument.help
+    if argument.option is not None:
+        from vmm.config.declarations import OPTIONS
+
+        text = next(o.help for o in OPTIONS if o.long == argument.option)
+    if argument.syntax is not None:
+        from cli import migration_bodies
+
+        text = str(getattr(migration_bodies, f"{argument.syntax}_SYNTAX"))
+    return text + (f" [default: {argument.default}]" if argument.default else "")
+
+
+def _command_help(command: str) -> str:
+    """A subcommand's `--help`, in clap's layout: about, usage, arguments, options."""
+    arguments = _ARGUMENTS.get(command, ())
+    positional = [a for a in arguments if not a.flag]
+    flags = [a for a in arguments if a.flag]
+    usage = f"Usage: {PROG} {command}" + (" [OPTIONS]" if flags else "")
+    usage += "".join(f" [{a.name}]" if a.default else f" <{a.name}>" for a in positional)
+    lines = [COMMANDS[command][2], "", usage, ""]
+    if positional:
+        lines.append("Arguments:")
+        lines += _columns([(f"[{a.name}]" if a.default else f"<{a.name}>", a) for a in positional])
+        lines.append("")
+    lines.append("Options:")
+    rows = [(f"    --{a.name} <{a.name}>", a) for a in flags]
+    lines += _columns([*rows, ("-h, --help", _Argument("help", "Print help"))])
+    return "\n".join(lines) + "\n"
+
+
+def _columns(rows: list[tuple[str, _Argument]]) -> list[str]:
+    width = max(len(left) for left, _ in rows) + 2
+    lines: list[str] = []
+    for left, argument in rows:
+        text = _wrap(_argument_help(argument), 100 - width - 2) or [""]
+        lines.append(f"  {left:<{width}}{text[0]}".rstrip())
+        lines += [" " * (width + 2) + more for more in text[1:]]
+    return lines
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy lines of at most `width`, broken after spaces and the commas of `key=value,`."""
+    lines = [""]
+    for piece in re.split(r"(?<=[ ,])", text):
+        if lines[-1] and len(lines[-1]) + len(piece.rstrip()) > width:
+            lines.append("")
+        lines[-1] += piece
+    return [line.rstrip() for line in lines if line.strip()]
+
+
+def _help_command(rest: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    """`ch-remote help [COMMAND]`, as clap adds it."""
+    if not rest:
+        stdout.write(_help())
+        return 0
+    if rest[0] not in COMMANDS or len(rest) > 1:
+        word = rest[0] if rest[0] not in COMMANDS else rest[1]
+        stderr.write(
+            f"error: unrecognized subcommand '{word}'\n\nFor more information, try '--help'.\n"
+        )
+        return 2
+    stdout.write(_command_help(rest[0]))
+    return 0
+
+
+def _json_only(body: object) -> object:
+    """The JSON body; file descriptors CH would send beside it are refused, not dropped."""
+    from cli.migration_bodies import WithFds
+
+    if not isinstance(body, WithFds):
+        return body
+    if body.fds:
+        listed = ", ".join(map(str, body.fds))
+        raise CommandError(
+            f"Error sending file descriptors {listed}: this ch-remote cannot pass "
+            "descriptors beside a request (SCM_RIGHTS) yet"
+        )
+    return body.body
 
 
 def _no_arguments(command: str, rest: list[str]) -> object:
@@ -275,23 +419,17 @@ def _keyed(command: str, key: str) -> Callable[[list[str]], object]:
     return lambda rest: {key: _one(command, rest, key)}
 
 
-def _options(command: str, keys: tuple[str, ...], required: str) -> Callable[[list[str]], object]:
-    """`key=value,...` arguments (restore, migrations) sent as a JSON object."""
+def _migration_body(command: str, builder: str) -> Callable[[list[str]], object]:
+    """Restore and the migrations: `cli.migration_bodies` builds CH's body from the argument."""
 
     def build(rest: list[str]) -> object:
-        body: dict[str, object] = {}
-        for item in _one(command, rest, f"{command}_config").split(","):
-            key, eq, value = item.partition("=")
-            if key not in keys:
-                raise CommandError(f"Error parsing {command} syntax: unknown option {key!r}")
-            body[key] = (
-                value in ("on", "true") if value in ("on", "off", "true", "false") else value
-            )
-            if not eq:
-                body[key] = True
-        if required not in body:
-            raise CommandError(f"Error parsing {command} syntax: {required} is required")
-        return body
+        from cli import migration_bodies
+
+        text = _one(command, rest, f"{command.replace('-', '_')}_config")
+        try:
+            return getattr(migration_bodies, builder)(text)
+        except migration_bodies.BodyError as error:
+            raise CommandError(str(error)) from None
 
     return build
 
@@ -315,7 +453,7 @@ _BODIES: dict[str, Callable[[list[str]], object]] = {
     "remove-device": lambda rest: {"id": _one("remove-device", rest, "id")},
     "snapshot": _keyed("snapshot", "destination_url"),
     "coredump": _keyed("coredump", "destination_url"),
-    "restore": _options("restore", ("source_url", "prefault"), "source_url"),
-    "send-migration": _options("send-migration", ("destination_url", "local"), "destination_url"),
-    "receive-migration": _options("receive-migration", ("receiver_url",), "receiver_url"),
+    "restore": _migration_body("restore", "restore_config"),
+    "send-migration": _migration_body("send-migration", "send_migration_data"),
+    "receive-migration": _migration_body("receive-migration", "receive_migration_data"),
 }
