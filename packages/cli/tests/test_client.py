@@ -27,9 +27,9 @@ def test_create_takes_a_mapping_or_json_text(api_socket: str, vm_json: str) -> N
 
 def test_an_error_carries_the_status_and_chs_message_chain(api_socket: str) -> None:
     with pytest.raises(ApiError) as caught:
-        ApiClient(api_socket).pause()
+        ApiClient(api_socket).info()
     assert caught.value.status == 404
-    assert caught.value.message == "The VM is not created"
+    assert caught.value.message == "VM is not created"
     assert caught.value.messages[0] == "Error from API"
 
 
@@ -40,11 +40,13 @@ def test_a_refused_body_is_a_400(api_socket: str) -> None:
     assert "memory.size" in caught.value.message
 
 
-def test_an_unsupported_request_is_a_501_once_created(api_socket: str, vm_json: str) -> None:
+def test_an_unsupported_request_is_a_501(api_socket: str, vm_json: str) -> None:
     client = ApiClient(api_socket)
     client.create(Path(vm_json).read_text())
+    client.resize(desired_vcpus=2)  # before boot, an edit of the stored config (as CH)
+    assert client.info()["config"]["cpus"]["boot_vcpus"] == 2
     with pytest.raises(ApiError) as caught:
-        client.resize(desired_vcpus=2)
+        client.restore({"source_url": "file:///snapshot"})
     assert caught.value.status == 501
 
 

@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,82 +24,19 @@ import vmm
 from vmm.api.actions import Action, ControlError, VmActionError
 from vmm.config import EventMonitorConfig, VmConfig, VmParams, parse_vm_config
 from vmm.errors import VmmError
-from vmm.lifecycle import StopEvent, StopReason
+from vmm.lifecycle import StopReason
+from vmm.testing import write_counter_kernel
+from vmm.testing.fake_vm import FakeVm, Guests, keeps_running
 
-CONFIG = parse_vm_config(VmParams(kernel="/k", memory="size=64M"))
-
-
-class FakeVm:
-    """A VM that runs until `end()` (the guest) or `stop()` (the VMM) ends it."""
-
-    def __init__(
-        self, config: VmConfig, on_start: Callable[[FakeVm], None], stopped: threading.Event
-    ) -> None:
-        self.config = config
-        self._on_start = on_start
-        self._stopped = stopped
-        self._ended = threading.Event()
-        self._event: StopEvent | None = None
-        self.started = self.stopped_by_vmm = False
-        self.reports = 0
-
-    def end(self, reason: StopReason, detail: str = "") -> None:
-        if self._event is None:
-            self._event = StopEvent(reason, detail)
-            self._ended.set()
-
-    def start(self) -> None:
-        self.started = True
-        self._on_start(self)
-
-    def wait(self, timeout: float | None = None) -> StopEvent | None:
-        self._ended.wait(timeout)
-        return self._event
-
-    def stop(self) -> StopEvent:
-        self.stopped_by_vmm = True
-        self.end(StopReason.SIGNAL, "stopped by the VMM")
-        self._stopped.set()
-        assert self._event is not None
-        return self._event
-
-    def pause(self) -> None:
-        pass
-
-    def resume(self) -> None:
-        pass
-
-    def counters(self) -> dict[str, dict[str, int]]:
-        return {}
-
-    def device_tree(self) -> dict[str, dict[str, object]]:
-        return {}
-
-    def report_vcpu_states(self) -> None:
-        self.reports += 1
-
-
-class Guests:
-    """The launcher: the n-th VM launched does the n-th thing (the last one is repeated)."""
-
-    def __init__(self, *behaviours: Callable[[FakeVm], None]) -> None:
-        self._behaviours = behaviours
-        self.launched: list[FakeVm] = []
-        self.stopped = threading.Event()  # the VMM stopped one of them
-
-    def __call__(self, config: VmConfig) -> FakeVm:
-        behaviour = self._behaviours[min(len(self.launched), len(self._behaviours) - 1)]
-        vm = FakeVm(config, behaviour, self.stopped)
-        self.launched.append(vm)
-        return vm
+# A real (tiny) kernel: vm.boot checks the config, files included, before launching.
+_KERNEL_DIR = tempfile.TemporaryDirectory(prefix="test-run-")
+_KERNEL = Path(_KERNEL_DIR.name) / "counter.elf"
+write_counter_kernel(_KERNEL)
+CONFIG = parse_vm_config(VmParams(kernel=str(_KERNEL), memory="size=64M"))
 
 
 def ends_with(reason: StopReason, detail: str = "") -> Callable[[FakeVm], None]:
     return lambda vm: vm.end(reason, detail)
-
-
-def keeps_running(vm: FakeVm) -> None:
-    pass
 
 
 def raises_signal(signum: int) -> Callable[[FakeVm], None]:

@@ -29,12 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from vmm.api.actions import (
-    NEEDS_VM,
+    CONFIG_EDITS,
+    NEEDS_RUNNING_VM,
     NEVER_SUPPORTED,
+    VM_ALREADY_CREATED,
+    VM_NOT_RUNNING,
     Action,
     ControlError,
     NotSupportedError,
     VmActionError,
+    VmConfigError,
+    VmMissingConfigError,
     VmNotCreatedError,
     VmStateError,
 )
@@ -204,7 +209,7 @@ class Vmm:
     def _boot_first(self, config: VmConfig) -> None:
         self._create(config)
         try:
-            self._boot()
+            self._boot(checked=True)  # the command line's config, validated by its caller
         except VmActionError as error:
             if error.__cause__ is None:
                 raise
@@ -258,10 +263,11 @@ class Vmm:
             case Action.DELETE:
                 self._delete()
             case Action.SHUTDOWN:
-                self._require(action, VmState.RUNNING, VmState.PAUSED)
+                self._running_vm(action)
                 self._shutdown_vm()
             case Action.REBOOT:
-                self._require(action, VmState.RUNNING, VmState.PAUSED)
+                if self._vm is None:  # CH: no VM to take over, "not created"
+                    raise VmNotCreatedError(action.value)
                 self._reboot()
             case Action.PAUSE:
                 self._pause()
@@ -270,37 +276,59 @@ class Vmm:
             case Action.INFO:
                 return self._info()
             case Action.COUNTERS:
-                self._require(action, VmState.RUNNING, VmState.PAUSED)
-                assert self._vm is not None
-                return self._vm.counters()
+                return self._running_vm(action).counters()
             case _ if action in NEVER_SUPPORTED:
                 raise NotSupportedError(action.value)
-            case _ if action in NEEDS_VM:
-                self._require(action, *VmState)
+            case _ if action in CONFIG_EDITS:
+                self._edit_config(action, body)
+            case _ if action in NEEDS_RUNNING_VM:
+                self._running_vm(action)
                 raise NotSupportedError(action.value)
         return None
 
-    def _require(self, action: Action, *states: VmState) -> VmState:
-        state = self.state
-        if state is None:
-            raise VmNotCreatedError(action.value)
-        if state not in states:
-            raise VmStateError(action.value, state.value)
-        return state
+    def _running_vm(self, action: Action) -> RunningVm:
+        """The booted VM, or CH's "VM is not running" (500)."""
+        if self._vm is None:
+            raise VmStateError(action.value, VM_NOT_RUNNING)
+        return self._vm
 
     def _create(self, config: VmConfig) -> None:
         if self._config is not None:
-            raise VmStateError(Action.CREATE.value, "the VM is already created")
+            raise VmStateError(Action.CREATE.value, VM_ALREADY_CREATED)
         self._config = config
 
-    def _boot(self) -> None:
+    def _edit_config(self, action: Action, body: object) -> None:
+        """Before boot, CH edits the stored config; a running VM would need hot-plug."""
         if self._config is None:
-            raise VmNotCreatedError(Action.BOOT.value)
+            raise VmNotCreatedError(action.value)
         if self._vm is not None:
-            raise VmStateError(Action.BOOT.value, self.state.value if self.state else "")
+            raise NotSupportedError(action.value)
+        from vmm.config_edits import edit_config
+
+        self._config = edit_config(action, self._config, body)
+
+    def _boot(self, *, checked: bool = False) -> None:
+        if self._config is None:
+            raise VmMissingConfigError(Action.BOOT.value)
+        if self._vm is not None:
+            raise VmStateError(Action.BOOT.value, VM_ALREADY_CREATED)
+        if not checked:
+            self._check_config(Action.BOOT)
         self._emit("vm", "booting")
         self._start_vm(Action.BOOT)
         self._emit("vm", "booted")
+
+    def _check_config(self, action: Action) -> None:
+        """vm.create stores any config it can decode (as CH): it is checked whole, files
+        and what this VMM builds included, when it boots (400 if it is not valid)."""
+        from vmm.config import ConfigError, validate
+        from vmm.config.capabilities import refuse_unbuilt
+
+        assert self._config is not None
+        try:
+            refuse_unbuilt(validate(self._config, check_files=True))
+        except ConfigError as error:
+            raise VmConfigError(action.value, str(error)) from None
 
     def _start_vm(self, action: Action) -> None:
         assert self._config is not None
@@ -340,21 +368,23 @@ class Vmm:
         self._emit("vm", "rebooted")
 
     def _pause(self) -> None:
-        self._require(Action.PAUSE, VmState.RUNNING)
-        assert self._vm is not None
+        vm = self._running_vm(Action.PAUSE)
+        if self._paused:
+            raise VmStateError(Action.PAUSE.value, "Invalid transition: Paused to Paused")
         self._emit("vm", "pausing")
         try:
-            self._vm.pause()
+            vm.pause()
         except Exception as error:
             raise VmActionError(Action.PAUSE.value, str(error)) from error
         self._paused = True
         self._emit("vm", "paused")
 
     def _resume(self) -> None:
-        self._require(Action.RESUME, VmState.PAUSED)
-        assert self._vm is not None
+        vm = self._running_vm(Action.RESUME)
+        if not self._paused:
+            raise VmStateError(Action.RESUME.value, "Invalid transition: Running to Running")
         self._emit("vm", "resuming")
-        self._vm.resume()
+        vm.resume()
         self._paused = False
         self._emit("vm", "resumed")
 
@@ -372,8 +402,8 @@ class Vmm:
         self._exit_status = status
 
     def _info(self) -> dict[str, object]:
-        self._require(Action.INFO, *VmState)
-        assert self._config is not None
+        if self._config is None:
+            raise VmNotCreatedError(Action.INFO.value)
         assert self.state is not None
         memory = self._config.memory
         info: dict[str, object] = {

@@ -49,27 +49,26 @@ _SUMMARIES = {
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _TEXT = {
-    400: "The request or its body is not valid.",
-    404: "The VM is not created.",
-    405: "The VM is not in a state that allows this request.",
-    500: "The VMM tried and failed.",
+    400: "The request or its body is not valid, or the VM's configuration is not (vm.boot).",
+    404: "The VM (or the device) does not exist.",
+    409: "An id or a path in the configuration is already in use.",
+    500: "The VM is not in a state that allows this request (CH's answer), or the VMM failed.",
     501: "This VMM does not support this request yet.",
 }
-_BASIC = (404, 405)
 _STATUSES: dict[str, tuple[int, ...]] = {
     "vmm.ping": (),
     "vmm.shutdown": (),
-    "vm.create": (400, 405),
-    "vm.boot": (*_BASIC, 500),
+    "vm.create": (400, 500),
+    "vm.boot": (400, 404, 500),
     "vm.delete": (),
-    "vm.shutdown": _BASIC,
-    "vm.reboot": (*_BASIC, 500),
-    "vm.pause": (*_BASIC, 500),
-    "vm.resume": _BASIC,
+    "vm.shutdown": (500,),
+    "vm.reboot": (404, 500),
+    "vm.pause": (500,),
+    "vm.resume": (500,),
     "vm.info": (404,),
-    "vm.counters": _BASIC,
-    "vm.power-button": (*_BASIC, 501),
-    "vm.nmi": (*_BASIC, 501),
+    "vm.counters": (500,),
+    "vm.power-button": (500, 501),
+    "vm.nmi": (500, 501),
     "vm.restore": (400, 501),
     "vm.receive-migration": (400, 501),
 }
@@ -166,10 +165,10 @@ def _path_item(endpoint: str) -> dict[str, Any]:
     method, schema = ROUTES[endpoint]
     if endpoint in _STATUSES:
         errors = _STATUSES[endpoint]
-    elif schema is not None:
-        errors = (400, 404, 501)
+    elif schema is not None:  # config edits before boot, or requests on a running VM
+        errors = (400, 404, 409, 500, 501)
     else:
-        errors = (404, 501)
+        errors = (500, 501)
     responses: dict[str, Any] = {}
     if endpoint in _OK_BODY:
         responses["200"] = _json_response("Success.", _OK_BODY[endpoint])

@@ -7,7 +7,7 @@ Each PCI device carries CH's common PCI fields (`id`, `iommu`, `pci_segment`,
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from vmm.config.kinds import U8, U16, U32, U64, USIZE, Fd
 
@@ -76,6 +76,9 @@ class LockGranularity(enum.Enum):
 @dataclass(frozen=True, kw_only=True)
 class PciDeviceCommon:
     """Where a PCI device goes: its id, segment, slot and whether it sits behind the vIOMMU."""
+
+    # As CH serialises it: `iommu` only when true.
+    JSON_OMIT_FALSE: ClassVar[frozenset[str]] = frozenset({"iommu"})
 
     id: str | None = None
     iommu: bool = False

@@ -1,16 +1,19 @@
 """VmConfig to and from CH's JSON (the `VmConfig` of its OpenAPI spec), as plain dicts.
 
 Driven by the dataclasses' own type hints, so a field added to the model is
-encoded and checked with no change here. Decoding is strict where CH's serde
-is lenient: an unknown field is an error naming its path, as is a value of the
-wrong type or out of the Rust field's range. Missing fields take the
-dataclass defaults, which are CH's serde defaults.
+encoded and checked with no change here. A value of the wrong type or out of
+the Rust field's range is an error naming its path. An unknown field is one
+too, unless the caller collects unknown fields (`ignored=`): the API does, as
+CH's serde ignores fields it does not know (a newer CH's, `igvm` of a build
+without it), and logs them. Missing fields take the dataclass defaults, which
+are CH's serde defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -34,11 +37,23 @@ def to_json(config: object) -> dict[str, Any]:
     return encoded
 
 
-def from_json(cls: type[T], document: object) -> T:
-    """Decode `document` (parsed JSON) into `cls`; raises JsonError naming the bad path."""
-    value = _decoder(typing.cast(Any, cls))(document, "")
+def from_json(cls: type[T], document: object, *, ignored: list[str] | None = None) -> T:
+    """Decode `document` (parsed JSON) into `cls`; raises JsonError naming the bad path.
+    With `ignored`, unknown fields are skipped and their paths appended to it."""
+    _unknown.fields = ignored
+    try:
+        value = _decoder(typing.cast(Any, cls))(document, "")
+    finally:
+        _unknown.fields = None
     assert isinstance(value, cls)
     return value
+
+
+class _Unknown(threading.local):
+    fields: list[str] | None = None
+
+
+_unknown = _Unknown()
 
 
 def _join(path: str, name: str) -> str:
@@ -152,7 +167,10 @@ def _dataclass_decoder(cls: Any) -> _Decoder:
         for key, item in value.items():
             name = aliases.get(key, key) if key not in known else key
             if name not in known:
-                raise JsonError(_join(path, str(key)), "unknown field")
+                if _unknown.fields is None:
+                    raise JsonError(_join(path, str(key)), "unknown field")
+                _unknown.fields.append(_join(path, str(key)))
+                continue
             if name in kwargs:
                 raise JsonError(_join(path, str(key)), f"duplicate field (also given as {name})")
             if item is None and name in required:
@@ -191,12 +209,13 @@ def _encoder(tp: Any) -> _Encoder:
 def _dataclass_encoder(cls: Any) -> _Encoder:
     hints = typing.get_type_hints(cls, include_extras=True)
     encoders = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls)]
+    omit_false: frozenset[str] = getattr(cls, "JSON_OMIT_FALSE", frozenset())
 
     def encode(value: object) -> object:
         out: dict[str, object] = {}
         for name, encode_field in encoders:
             item = getattr(value, name)
-            if item is not None:
+            if item is not None and not (item is False and name in omit_false):
                 out[name] = encode_field(item)
         return out
 
