@@ -94,12 +94,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over each package's sources and tests, one package at a time."""
+    """mypy --strict over each package's sources, benches, fuzz targets and tests, one package
+    at a time."""
     _install_workspace(session)
     session.install("mypy", "nox")
     for name in PACKAGES:
         folder = ROOT / "packages" / name
-        parts = (folder / "src", folder / "benches")
+        parts = (folder / "src", folder / "benches", folder / "fuzz")
         session.run("mypy", *[str(p) for p in parts if p.exists()])
         # One run per test folder: each may have its own conftest.py, and mypy
         # refuses two top-level modules of one name in one run.
@@ -132,9 +133,30 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
-    """Coverage-guided fuzz targets (atheris), each run for a bounded time."""
+    """Coverage-guided fuzz targets (atheris): packages/*/fuzz/fuzz_*.py, one at a time.
+
+    Not a default session. Arguments: target names (`cli` or `fuzz_cli`) pick
+    targets; a bare number is each target's time in seconds (default 60);
+    arguments starting with `-` go to libFuzzer instead, such as
+    `-runs=1000000`. Each target holds the host-wide guest-boot lock while it
+    runs: it takes a whole core, which a guest boot must not share.
+    """
     _install_workspace(session)
     session.install("atheris")
-    seconds = session.posargs[0] if session.posargs else "60"
-    for target in sorted(ROOT.glob("packages/*/fuzz/fuzz_*.py")):
-        session.run("python", str(target), f"-max_total_time={seconds}")
+    wanted = {name.removeprefix("fuzz_") for name in session.posargs if _is_target(name)}
+    flags = [arg for arg in session.posargs if arg.startswith("-")]
+    seconds = [arg for arg in session.posargs if arg.isdigit()]
+    if seconds or not flags:
+        flags.append(f"-max_total_time={seconds[-1] if seconds else 60}")
+    targets = sorted(ROOT.glob("packages/*/fuzz/fuzz_*.py"))
+    unknown = wanted - {target.stem.removeprefix("fuzz_") for target in targets}
+    if unknown:
+        session.error(f"no fuzz target {', '.join(sorted(unknown))}")
+    lock = os.environ.get("CH_GUEST_BOOT_LOCK", "/tmp/guest-boot.lock")
+    for target in targets:
+        if not wanted or target.stem.removeprefix("fuzz_") in wanted:
+            session.run("flock", lock, "python", str(target), *flags, external=True)
+
+
+def _is_target(arg: str) -> bool:
+    return not arg.startswith("-") and not arg.isdigit()
