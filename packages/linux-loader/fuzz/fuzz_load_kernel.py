@@ -1,28 +1,36 @@
 """Coverage-guided fuzzing of load_kernel: any input either loads inside guest
 memory or raises LoaderError.
 
-Raw random bytes rarely get past the magic numbers, so the fuzzer's bytes are
-laid over the headers of a small valid ELF or bzImage (the first byte picks
-which), and the rest of the image follows as the template has it.
+Raw random bytes rarely get past the magic numbers, so the first byte picks
+how the rest is read: laid over the headers of a small valid ELF or bzImage,
+the rest of the image following as the template has it, or as a whole image.
+The seeds are whole images cut from the real kernels on this machine
+(kernel_seeds.py), so the fuzzer starts from the headers of real vmlinux and
+bzImage files, written to a seed folder at each start.
 
-    python fuzz_load_kernel.py -max_total_time=60
+    python packages/linux-loader/fuzz/fuzz_load_kernel.py -runs=1000000
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import sys
+import tempfile
+from pathlib import Path
 
 import atheris  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 with atheris.instrument_imports():
     from linux_loader import LoaderError, load_kernel
 
+from kernel_seeds import kernel_seeds
 from linux_loader.testing import ELF64_HEADER, PROGRAM_HEADER, elf_image, pvh_note
 from vm_memory import GuestMemoryMmap
 
-MEMORY_SIZE = 32 << 20
+# Room for a real kernel: Debian's asks for 64 MiB (init_size) from 16 MiB up.
+MEMORY_SIZE = 128 << 20
 
 
 def tiny_elf() -> bytes:
@@ -60,16 +68,25 @@ def tiny_bzimage() -> bytes:
 
 
 TEMPLATES = [(tiny_elf(), 0, ELF_HEADERS_END), (tiny_bzimage(), 0x1F1, 0x26C)]
+WHOLE_IMAGE = len(TEMPLATES)  # the first byte that takes the rest as the image
+
+
+def image_of(data: bytes) -> bytes:
+    mode = data[0] % (len(TEMPLATES) + 1)
+    if mode == WHOLE_IMAGE:
+        return data[1:]
+    template, start, end = TEMPLATES[mode]
+    overlay = data[1 : 1 + end - start]
+    image = template[:start] + overlay + template[start + len(overlay) :]
+    if len(data) > 1 + end - start:  # extra bytes choose a truncation
+        image = image[: int.from_bytes(data[-2:], "little") % (len(image) + 1)]
+    return image
 
 
 def test_one(data: bytes) -> None:
     if not data:
         return
-    template, start, end = TEMPLATES[data[0] % len(TEMPLATES)]
-    overlay = data[1 : 1 + end - start]
-    image = template[:start] + overlay + template[start + len(overlay) :]
-    if len(data) > 1 + end - start:  # extra bytes choose a truncation
-        image = image[: int.from_bytes(data[-2:], "little") % (len(image) + 1)]
+    image = image_of(data)
     with GuestMemoryMmap.from_ranges([(0, MEMORY_SIZE)]) as memory:
         try:
             result = load_kernel(memory, io.BytesIO(image))
@@ -78,8 +95,28 @@ def test_one(data: bytes) -> None:
         assert memory.check_range(result.kernel_load, result.kernel_end - result.kernel_load)
 
 
+def seeded_argv(argv: list[str]) -> list[str]:
+    """`argv` with the seed folder (the real kernels' seeds, the two templates) and, unless
+    `argv` names one, a corpus folder for what libFuzzer finds, under $TMPDIR/ch-fuzz/."""
+    folder = Path(tempfile.gettempdir(), "ch-fuzz", "fuzz_load_kernel")
+    seeds = folder / "seeds"
+    shutil.rmtree(seeds, ignore_errors=True)
+    seeds.mkdir(parents=True)
+    for index, seed in enumerate([bytes([mode]) for mode in range(WHOLE_IMAGE)]):
+        (seeds / f"template-{index}").write_bytes(seed)
+    for index, seed in enumerate(kernel_seeds()):
+        (seeds / f"kernel-{index:02d}").write_bytes(bytes([WHOLE_IMAGE]) + seed)
+    extra = []
+    if not any(arg.startswith("-artifact_prefix=") for arg in argv[1:]):
+        extra.append(f"-artifact_prefix={folder}/")
+    if all(arg.startswith("-") for arg in argv[1:]):
+        (folder / "corpus").mkdir(exist_ok=True)
+        extra.append(str(folder / "corpus"))
+    return [*argv, *extra, str(seeds)]
+
+
 def main() -> None:
-    atheris.Setup(sys.argv, test_one)
+    atheris.Setup(seeded_argv(sys.argv), test_one)
     atheris.Fuzz()
 
 
