@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from kvm_bindings import SystemEventType
 from kvm_ioctls import IoIn, IoOut, KvmError, SystemEvent
+from vm_devices.virtio.devices import PauseTimeoutError
 from vm_devices.virtio.devices.rng import Rng
 from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
@@ -197,6 +198,68 @@ def test_resume_restores_the_clock_without_flags_and_the_vcpus_run_on(
     running.idle()
     assert not running.vm.paused
     assert running.serial.getvalue() == b"!"
+
+
+class PauseProbe(Rng):
+    """virtio-rng that notes each pause and resume, and whether the vCPUs were parked then;
+    `refuse` makes its pause fail as a device stuck in host I/O would."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        super().__init__()
+        self.vm: Vm | None = None
+        self.calls: list[tuple[str, bool]] = []
+        self.refuse = refuse
+
+    def pause(self) -> None:
+        assert self.vm is not None
+        self.calls.append(("pause", self.vm.paused))
+        if self.refuse:
+            raise PauseTimeoutError("virtio-rng", ["virtio-rng"], 5.0)
+        super().pause()
+
+    def resume(self) -> None:
+        assert self.vm is not None
+        self.calls.append(("resume", self.vm.paused))
+        super().resume()
+
+
+def _with_probe(spec: VmSpec, probe: PauseProbe) -> tuple[Vm, FakeKvm]:
+    kvm = FakeKvm()
+    vm = Vm(
+        replace(spec, devices=(DeviceSpec("_rng", lambda stack: probe),)),
+        start_time=0.0,
+        open_hypervisor=kvm.open,
+    )
+    probe.vm = vm
+    vm.start()
+    return vm, kvm
+
+
+def test_pause_pauses_the_devices_after_the_vcpus_and_resume_resumes_them_first(
+    spec: VmSpec,
+) -> None:
+    probe = PauseProbe()
+    vm, _ = _with_probe(spec, probe)
+    try:
+        vm.pause()
+        vm.resume()
+    finally:
+        vm.shutdown()
+    assert probe.calls == [("pause", True), ("resume", True)]
+
+
+def test_a_device_that_cannot_pause_fails_the_pause_and_the_vm_runs_on(spec: VmSpec) -> None:
+    probe = PauseProbe(refuse=True)
+    vm, kvm = _with_probe(spec, probe)
+    try:
+        with pytest.raises(VmmError, match=r"^_rng: cannot pause: virtio-rng: virtio-rng did"):
+            vm.pause()
+        vcpu = kvm.vcpus()[0]
+        vcpu.feed(IoOut(COM1, memoryview(b"!")))
+        assert vcpu.wait_idle(WAIT), "the vCPUs stayed parked"
+    finally:
+        vm.shutdown()
+    assert probe.calls == [("pause", True), ("resume", True)]
 
 
 # Releasing ---------------------------------------------------------------------------------

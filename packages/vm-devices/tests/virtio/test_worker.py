@@ -1,5 +1,6 @@
 """EpollWorker: a handler per readable fd, pause and resume between handlers, and a stop
-that wakes the thread, waits for it and only then closes its fds."""
+that wakes the thread, waits for it and only then closes its fds; a device's WorkerGroup
+pauses all its workers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from vm_devices.virtio import EpollWorker, drain_eventfd
+from vm_devices.virtio.devices import PauseTimeoutError
+from vm_devices.virtio.devices.serve import WorkerGroup
 
 WAIT = 5.0
 
@@ -176,3 +179,18 @@ def test_stop_ends_a_paused_worker(kicks: Kicks) -> None:
     assert worker.pause(WAIT)
     worker.stop()
     assert (worker.running, open_fds()) == (False, before)
+
+
+def test_a_device_s_pause_names_the_workers_still_busy_at_the_timeout(kicks: Kicks) -> None:
+    group = WorkerGroup()
+    busy = group.worker("disk-q0")
+    busy.add(kicks.fd, kicks)
+    group.worker("disk-q1")
+    group.start()
+    kicks.hold()
+    kicks.kick()
+    assert kicks.inside.wait(WAIT)
+    with pytest.raises(PauseTimeoutError, match=r"^disk: disk-q0 did not pause within 0.05 s$"):
+        group.pause("disk", timeout=0.05)
+    kicks.let_go()
+    group.stop()

@@ -141,6 +141,21 @@ class DeviceManager:
         attached.bar_base = reprogram.new_base
         log.info("%s: BAR moved %#x -> %#x", attached.id, reprogram.old_base, reprogram.new_base)
 
+    # ------------------------------------------------------------ pause, resume
+    def pause(self) -> None:
+        """Pause every device: no queue served, no host input taken, until `resume()`
+        (the VM pauses them after its vCPUs, as CH does). A device that cannot pause
+        fails it; the caller then resumes them all (resuming one not paused is harmless)."""
+        for attached in self._devices:
+            try:
+                attached.transport.device.pause()
+            except VmDevicesError as error:
+                raise VmmError(f"{attached.id}: cannot pause: {error}") from None
+
+    def resume(self) -> None:
+        for attached in self._devices:
+            attached.transport.device.resume()
+
     # ------------------------------------------------------------ reporting
     def counters(self) -> dict[str, dict[str, int]]:
         return {a.id: dict(a.transport.device.counters()) for a in self._devices}

@@ -188,9 +188,11 @@ class Vm:
 
     # ------------------------------------------------------------ pause, resume, reports
     def pause(self, timeout: float = VCPU_JOIN_TIMEOUT) -> None:
-        """Park every vCPU outside KVM_RUN and save the guest clock (CH's `vm.pause`).
+        """Park every vCPU outside KVM_RUN, save the guest clock, then pause the devices'
+        workers (CH's `vm.pause`, in its order).
 
-        Returns once no vCPU runs guest code; `resume()` continues where they stopped.
+        Returns once no vCPU runs guest code and no device serves a queue; `resume()`
+        continues where they stopped.
         """
         for thread in self._threads:
             thread.request_pause()
@@ -205,9 +207,15 @@ class Vm:
         except KvmError as error:
             log.debug("the guest clock cannot be saved: %s", error)
             self._paused_clock = None
+        try:
+            self.devices.pause()
+        except VmmError:
+            self.resume()
+            raise
 
     def resume(self) -> None:
-        """Put the saved guest clock back and let the parked vCPUs run again."""
+        """Put the saved guest clock back, resume the devices, then let the parked
+        vCPUs run again."""
         clock = getattr(self, "_paused_clock", None)
         self._paused_clock = None
         if clock is not None:
@@ -215,6 +223,7 @@ class Vm:
                 self._vm.set_clock(clock)
             except KvmError as error:
                 log.warning("the guest clock cannot be restored: %s", error)
+        self.devices.resume()
         for thread in self._threads:
             thread.resume()
 

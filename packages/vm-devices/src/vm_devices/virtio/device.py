@@ -73,6 +73,15 @@ class VirtioDevice(Protocol):
         """The driver reset the device: stop serving queues and forget negotiated state."""
         ...
 
+    def pause(self) -> None:
+        """The VM is pausing: serve no queue (and take no host input) until `resume()`;
+        returns once nothing runs. Raises VirtioDeviceError if that cannot be had."""
+        ...
+
+    def resume(self) -> None:
+        """The VM resumes: serve again, starting with what arrived while paused."""
+        ...
+
     def counters(self) -> dict[str, int]:
         """Statistics for `vm.counters` (bytes and operations per direction)."""
         ...
@@ -132,6 +141,12 @@ class VirtioDeviceBase:
 
     def counters(self) -> dict[str, int]:
         return {}
+
+    def pause(self) -> None:
+        """Nothing to park here; a device with worker threads pauses them."""
+
+    def resume(self) -> None:
+        """Nothing to release here; a device with worker threads resumes them."""
 
     def shutdown(self) -> None:
         self.reset()

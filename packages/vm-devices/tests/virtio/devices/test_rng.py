@@ -120,3 +120,18 @@ def test_shutdown_closes_the_source(source: Path) -> None:
     device.shutdown()
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(fd)
+
+
+def test_a_paused_device_serves_no_request_until_resumed(guest: Guest[Rng]) -> None:
+    guest.device.pause()
+    chain = guest.queues[0].submit(writable=[16])
+    guest.assert_idle(0)
+    guest.device.resume()
+    (used,) = guest.wait_used(0, 1)
+    assert (used.id, used.len) == (chain.head, 16)
+
+
+def test_a_paused_device_can_be_reset(guest: Guest[Rng]) -> None:
+    guest.device.pause()
+    guest.device.reset()
+    assert not guest.device.active

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         DiskLockedError,
         DiskOpenError,
         NetlinkError,
+        PauseTimeoutError,
         TapError,
         VirtioDeviceError,
     )
@@ -39,6 +40,7 @@ _LAZY = {
     "DiskOpenError": "vm_devices.virtio.devices.errors",
     "Net": "vm_devices.virtio.devices.net",
     "NetlinkError": "vm_devices.virtio.devices.errors",
+    "PauseTimeoutError": "vm_devices.virtio.devices.errors",
     "RequestType": "vm_devices.virtio.devices.block_request",
     "Rng": "vm_devices.virtio.devices.rng",
     "Status": "vm_devices.virtio.devices.block_request",
@@ -60,6 +62,7 @@ __all__ = [
     "DiskOpenError",
     "Net",
     "NetlinkError",
+    "PauseTimeoutError",
     "RequestType",
     "Rng",
     "Status",

@@ -154,6 +154,12 @@ class Block(VirtioDeviceBase):
             self._workers.serve(worker, server)
         self._workers.start()
 
+    def pause(self) -> None:
+        self._workers.pause(self.name)
+
+    def resume(self) -> None:
+        self._workers.resume()
+
     def reset(self) -> None:
         self._workers.stop()
         for handler in self._handlers:

@@ -182,6 +182,12 @@ class Console(VirtioDeviceBase):
         receive.add_used(chain.head_index, count)
         return Fill.DELIVERED
 
+    def pause(self) -> None:
+        self._workers.pause(self.name)
+
+    def resume(self) -> None:
+        self._workers.resume()
+
     def reset(self) -> None:
         self._workers.stop()
         self._receive = None

@@ -16,6 +16,7 @@ __all__ = [
     "DiskLockedError",
     "DiskOpenError",
     "NetlinkError",
+    "PauseTimeoutError",
     "TapError",
     "VirtioDeviceError",
 ]
@@ -73,6 +74,17 @@ class NetlinkError(VirtioDeviceError):
         self.request = request
         self.errno = errno
         super().__init__(_with_errno(f"netlink {request} refused", errno))
+
+
+class PauseTimeoutError(VirtioDeviceError):
+    """``workers`` of ``device`` were still in a handler ``timeout`` seconds after
+    being asked to pause (a host I/O that does not return)."""
+
+    def __init__(self, device: str, workers: list[str], timeout: float) -> None:
+        self.device = device
+        self.workers = workers
+        self.timeout = timeout
+        super().__init__(f"{device}: {', '.join(workers)} did not pause within {timeout:g} s")
 
 
 class ActivationError(VirtioDeviceError, ValueError):

@@ -236,6 +236,12 @@ class Net(VirtioDeviceBase):
             receiver.clear_flags = not features & d.VIRTIO_NET_F_GUEST_CSUM
         return True
 
+    def pause(self) -> None:
+        self._workers.pause(self.name)
+
+    def resume(self) -> None:
+        self._workers.resume()
+
     def reset(self) -> None:
         self._workers.stop()
         if self.tap.fds:

@@ -97,6 +97,12 @@ class Rng(VirtioDeviceBase):
         self.requests += 1
         return count
 
+    def pause(self) -> None:
+        self._workers.pause(self.name)
+
+    def resume(self) -> None:
+        self._workers.resume()
+
     def reset(self) -> None:
         self._workers.stop()
         super().reset()

@@ -9,13 +9,14 @@ queue (its rings outside memory, ``avail->idx`` running ahead) stops that
 queue only, logged once, until the driver resets the device.
 
 :class:`WorkerGroup` owns the :class:`EpollWorker` threads of one activated
-device.
+device, and pauses them all when the VM pauses.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from virtio_queue import (
@@ -26,6 +27,7 @@ from virtio_queue import (
 from vm_memory import GuestMemoryMmap
 
 from vm_devices.virtio.device import ActiveQueue, VirtioInterrupt
+from vm_devices.virtio.devices.errors import PauseTimeoutError
 from vm_devices.virtio.worker import EpollWorker, drain_eventfd
 
 __all__ = ["ChainHandler", "GuestErrorLog", "QueueServer", "WorkerGroup"]
@@ -36,6 +38,7 @@ ChainHandler = Callable[[DescriptorChain], int]
 """Does one request; returns the bytes it wrote into the chain (the used length)."""
 
 GUEST_WARNINGS = 10
+PAUSE_TIMEOUT = 5.0
 
 
 class GuestErrorLog:
@@ -181,6 +184,26 @@ class WorkerGroup:
         # at avail->idx).
         for server in self.servers:
             os.eventfd_write(server.eventfd, 1)
+
+    def pause(self, device: str, timeout: float = PAUSE_TIMEOUT) -> None:
+        """Park every worker between handlers (all asked first, then waited for):
+        no queue is served until `resume()`. Raises PauseTimeoutError naming the
+        workers still in a handler at the timeout; the others stay paused."""
+        for worker in self.workers:
+            worker.request_pause()
+        deadline = time.monotonic() + timeout
+        late = [
+            worker.name
+            for worker in self.workers
+            if not worker.wait_paused(max(0.0, deadline - time.monotonic()))
+        ]
+        if late:
+            raise PauseTimeoutError(device, late, timeout)
+
+    def resume(self) -> None:
+        """Let the workers serve again, starting with what arrived while paused."""
+        for worker in self.workers:
+            worker.resume()
 
     def stop(self) -> None:
         for worker in self.workers:
