@@ -14,6 +14,7 @@ from kvm_ioctls import (
     FailEntry,
     Hlt,
     InternalError,
+    Intr,
     IoIn,
     IoOut,
     KvmError,
@@ -218,6 +219,62 @@ def test_a_kick_after_a_stop_request_ends_the_thread(cpu: Cpu) -> None:
     cpu.stop.request(StopReason.SIGNAL, "stopped by the VMM")
     cpu.thread.kick()
     assert cpu.stopped().reason is StopReason.SIGNAL
+
+
+class StopInTheWindow(FakeVcpu):
+    """A vCPU back from KVM_RUN with `Intr` before the stop: the stop request and its kick
+    land while the thread handles that exit, just before it clears immediate_exit."""
+
+    def __init__(self, stop: StopSignal) -> None:
+        super().__init__(0, [Intr()])
+        self._stop = stop
+        self._landed = False
+
+    def set_immediate_exit(self, value: bool) -> None:
+        if not value and not self._landed:
+            self._landed = True
+            self._stop.request(StopReason.SIGNAL, "stopped by the VMM")
+            self.kick()
+        super().set_immediate_exit(value)
+
+
+def test_a_stop_requested_while_the_vcpu_handles_a_kick_ends_it_without_another_kick() -> None:
+    stop = StopSignal()
+    vcpu = StopInTheWindow(stop)
+    thread = VcpuThread(vcpu, PioBus(), MmioBus(), stop)
+    thread.start()
+    thread.join(1.0)
+    lost = thread.thread.is_alive()
+    if lost:  # let the thread go before failing
+        thread.kick()
+        thread.join(WAIT)
+    assert not lost, "the stop's kick was lost"
+    assert vcpu.kicks == 1
+
+
+def test_waiting_for_a_stop_kicks_again_until_the_vcpu_ends() -> None:
+    stop = StopSignal()
+    vcpu = FakeVcpu(0, lost_kicks=3)
+    thread = VcpuThread(vcpu, PioBus(), MmioBus(), stop)
+    thread.start()
+    assert vcpu.wait_idle(WAIT)
+    stop.request(StopReason.SIGNAL)
+    thread.kick()
+    assert thread.wait_stopped(1.0)
+    assert vcpu.kicks >= 4
+
+
+def test_waiting_for_a_pause_kicks_again_until_the_vcpu_parks() -> None:
+    stop = StopSignal()
+    vcpu = FakeVcpu(0, lost_kicks=3)
+    thread = VcpuThread(vcpu, PioBus(), MmioBus(), stop)
+    thread.start()
+    assert vcpu.wait_idle(WAIT)
+    thread.request_pause()
+    assert thread.wait_parked(1.0)
+    assert vcpu.kicks >= 4
+    stop.request(StopReason.SIGNAL)
+    assert thread.wait_stopped(WAIT)
 
 
 def test_a_kick_without_a_stop_lets_the_vcpu_run_on(cpu: Cpu) -> None:

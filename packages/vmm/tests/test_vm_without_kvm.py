@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -277,6 +278,31 @@ def test_shutdown_stops_the_vcpus_and_releases_kvm_memory_and_devices(spec: VmSp
     assert vm.shutdown() == StopEvent(StopReason.SIGNAL, "stopped by the VMM")
     assert kvm.open_handles() == []
     assert _holdings() == before
+
+
+def test_shutdown_kicks_again_until_every_vcpu_has_stopped(spec: VmSpec) -> None:
+    kvm = FakeKvm(lost_kicks={0: 1, 1: 3})
+    vm = Vm(spec, start_time=0.0, open_hypervisor=kvm.open)
+    vm.start()
+    for vcpu in kvm.vcpus():
+        assert vcpu.wait_idle(WAIT)
+    started = time.monotonic()
+    vm.shutdown()
+    assert time.monotonic() - started < 1.0
+    assert kvm.open_handles() == []
+
+
+def test_pause_kicks_again_until_every_vcpu_has_parked(spec: VmSpec) -> None:
+    kvm = FakeKvm(lost_kicks={0: 2, 1: 1})
+    vm = Vm(spec, start_time=0.0, open_hypervisor=kvm.open)
+    vm.start()
+    try:
+        for vcpu in kvm.vcpus():
+            assert vcpu.wait_idle(WAIT)
+        vm.pause(timeout=1.0)
+        assert vm.paused
+    finally:
+        vm.shutdown()
 
 
 def test_shutdown_after_the_guest_stopped_reports_the_guest_s_reason(

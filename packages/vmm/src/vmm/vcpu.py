@@ -44,6 +44,10 @@ class IoBus(Protocol):
     def write(self, address: int, data: memoryview) -> bool: ...
 
 
+# How often a kick is repeated until the vCPU thread acknowledges it (parks or ends), as
+# Cloud Hypervisor does every 10 ms: a kick is never assumed to have landed.
+KICK_RETRY = 0.01
+
 # Names a file to write the modules loaded when vCPU 0 first enters KVM_RUN
 # (the start-up import budget test reads it).
 IMPORTS_AT_FIRST_RUN = "CH_IMPORTS_AT_FIRST_RUN"
@@ -57,7 +61,15 @@ def _record_imports(path: str) -> None:
 
 
 class VcpuThread:
-    """Runs one vCPU until the VM stops; exits the loop when kicked after a stop request."""
+    """Runs one vCPU until the VM stops; exits the loop when kicked after a stop request.
+
+    The stop and pause protocol, as in Firecracker and Cloud Hypervisor: the
+    requester sets its request, then kicks (immediate_exit set, then a signal).
+    The thread, back from KVM_RUN with `Intr`, clears immediate_exit first and
+    only then reads the requests: a request it misses came after the clear, and
+    its kick sets immediate_exit again, so the next KVM_RUN returns at once. The
+    requester still kicks again until the thread acknowledges (parks or ends).
+    """
 
     def __init__(
         self,
@@ -98,12 +110,33 @@ class VcpuThread:
         self.vcpu.kick()
 
     def wait_parked(self, timeout: float) -> bool:
-        """Wait until the thread is parked (or has ended); False on timeout."""
-        with self._pause:
-            return self._pause.wait_for(
-                lambda: self._parked or not self.thread.is_alive() or self._stop.requested,
-                timeout,
-            )
+        """Wait until the thread is parked (or has ended), kicking it again until it is;
+        False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._pause:
+                if self._pause.wait_for(
+                    lambda: self._parked or not self.thread.is_alive() or self._stop.requested,
+                    min(KICK_RETRY, max(0.0, deadline - time.monotonic())),
+                ):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            self.vcpu.kick()
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """After a stop request: wait until the thread has ended, kicking it again until
+        it has; False on timeout."""
+        if self.thread.ident is None:  # never started
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            self.thread.join(min(KICK_RETRY, max(0.0, deadline - time.monotonic())))
+            if not self.thread.is_alive():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self.kick()
 
     def resume(self) -> None:
         """Let a parked thread go back into the guest where it stopped."""
@@ -176,9 +209,11 @@ class VcpuThread:
                     if not mmio_read(address, data):
                         _unclaimed(data)
                 case Intr():
+                    # Clear, then look (see the class docstring): looking first would
+                    # lose a request made in between, its kick cleared here.
+                    self.vcpu.set_immediate_exit(False)
                     if stop.requested:
                         return
-                    self.vcpu.set_immediate_exit(False)
                     if self._pause_requested and self._park():
                         return
                     if self._report_state:

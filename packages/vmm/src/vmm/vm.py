@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -177,9 +178,9 @@ class Vm:
         self.stop.request(StopReason.SIGNAL, "stopped by the VMM")
         for thread in self._threads:
             thread.kick()
+        deadline = time.monotonic() + VCPU_JOIN_TIMEOUT
         for thread in self._threads:
-            thread.join(VCPU_JOIN_TIMEOUT)
-            if thread.thread.is_alive():
+            if not thread.wait_stopped(max(0.0, deadline - time.monotonic())):
                 log.warning("vCPU %d did not stop within %.0f s", thread.vcpu.id, VCPU_JOIN_TIMEOUT)
         self._resources.close()
         event = self.stop.wait(0)
@@ -196,7 +197,12 @@ class Vm:
         """
         for thread in self._threads:
             thread.request_pause()
-        late = [t.vcpu.id for t in self._threads if not t.wait_parked(timeout)]
+        deadline = time.monotonic() + timeout
+        late = [
+            t.vcpu.id
+            for t in self._threads
+            if not t.wait_parked(max(0.0, deadline - time.monotonic()))
+        ]
         if late:
             self.resume()
             raise VmmError(f"vCPU(s) {late} did not pause within {timeout:.0f} s")

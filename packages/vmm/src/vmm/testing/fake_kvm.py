@@ -15,6 +15,8 @@ A vCPU's `run()` returns its scripted exits one by one (an exception in the
 script is raised instead), then waits, as a vCPU halted in KVM_RUN waits
 for an interrupt, until `feed()` gives it more or `kick()` makes it return
 `Intr`, which it keeps returning until the VMM clears `immediate_exit`.
+`lost_kicks={1: 2}` makes the first two kicks of vCPU 1 do nothing, as kicks
+that land where the vCPU thread cannot see them: the VMM must kick again.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class FakeKvm:
         exits: Mapping[int, Iterable[ScriptItem]] | None = None,
         fail_at: tuple[str, int] | None = None,
         cpuid: CpuId | None = None,
+        lost_kicks: Mapping[int, int] | None = None,
     ) -> None:
         self.calls: list[Call] = []
         self.vms: list[FakeVm] = []
@@ -85,6 +88,7 @@ class FakeKvm:
         self.cpuid = cpuid if cpuid is not None else default_cpuid()
         self._exits = {vcpu_id: list(script) for vcpu_id, script in (exits or {}).items()}
         self._fail_at = fail_at
+        self.lost_kicks = dict(lost_kicks or {})
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
@@ -233,7 +237,12 @@ class FakeVm:
         self._record("create_vcpu", vcpu_id)
         if vcpu_id in self.vcpus:
             raise KvmError("create_vcpu", errno.EEXIST)
-        vcpu = FakeVcpu(vcpu_id, self.kvm.script(vcpu_id), kvm=self.kvm)
+        vcpu = FakeVcpu(
+            vcpu_id,
+            self.kvm.script(vcpu_id),
+            kvm=self.kvm,
+            lost_kicks=self.kvm.lost_kicks.get(vcpu_id, 0),
+        )
         self.vcpus[vcpu_id] = vcpu
         return vcpu
 
@@ -259,7 +268,12 @@ class FakeVcpu:
     """A vCPU whose `run()` plays a script of exits; see the module's docstring."""
 
     def __init__(
-        self, vcpu_id: int, script: Iterable[ScriptItem] = (), *, kvm: FakeKvm | None = None
+        self,
+        vcpu_id: int,
+        script: Iterable[ScriptItem] = (),
+        *,
+        kvm: FakeKvm | None = None,
+        lost_kicks: int = 0,
     ) -> None:
         self._id = vcpu_id
         self._kvm = kvm
@@ -275,6 +289,8 @@ class FakeVcpu:
         self.stats: list[FakeVcpuStats] = []
         self._script: collections.deque[ScriptItem] = collections.deque(script)
         self._immediate_exit = False
+        self._lost_kicks = lost_kicks
+        self.kicks = 0
         self._waiting = False
         self._changed = threading.Condition()
 
@@ -325,6 +341,10 @@ class FakeVcpu:
             self._changed.notify_all()
 
     def kick(self) -> None:
+        with self._changed:
+            self.kicks += 1
+            if self.kicks <= self._lost_kicks:
+                return
         self.set_immediate_exit(True)
 
     # ------------------------------------------------------------ state
