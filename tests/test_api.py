@@ -142,7 +142,7 @@ def test_a_vm_lives_its_whole_life_through_ch_remote(vmm: Vmm, config_file: Path
     vmm.ok("shutdown")
     assert vmm.info()["state"] == "Created"
     vmm.ok("delete")
-    assert "The VM is not created" in vmm.remote("info")[1]
+    assert "VM is not created" in vmm.remote("info")[1]
     vmm.ok("shutdown-vmm")
     assert vmm.wait() == 0
     assert not Path(vmm.socket).exists()
