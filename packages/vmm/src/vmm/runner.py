@@ -84,7 +84,12 @@ def run(
 
 def _handle_signals(vmm: Vmm, cleanup: contextlib.ExitStack) -> None:
     """SIGINT/SIGTERM: a clean `vmm.shutdown`; SIGUSR2: log the vCPUs' registers.
-    The previous handlers come back when `cleanup` closes."""
+    The previous handlers come back when `cleanup` closes.
+
+    A handler runs in the main thread between two of its bytecodes, maybe while
+    that thread holds a lock, so it takes none: SIGINT/SIGTERM only queue the
+    request (`SimpleQueue.put` is reentrant) and SIGUSR2 only sets a flag and
+    kicks each vCPU; the control loop and the vCPU threads do the rest."""
 
     def shut_down(signum: int, frame: FrameType | None) -> None:
         vmm.request_shutdown(f"received {signal.Signals(signum).name}")
