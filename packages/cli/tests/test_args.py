@@ -79,6 +79,14 @@ def test_a_stray_word_is_a_usage_error() -> None:
     assert _usage_error("--kernel", "/k", "extra") == "unexpected argument 'extra' found"
 
 
+def test_an_argument_that_is_not_utf8_is_a_usage_error_as_in_clap() -> None:
+    # Found by fuzz_cli: a disk serial of b"\xb4" (argv's surrogate escape) reached
+    # validate and raised UnicodeEncodeError there.
+    serial = b"serial=\xb4".decode("utf-8", "surrogateescape")
+    message = _usage_error("--kernel", "/k", "--disk", f"path=/a,{serial}")
+    assert message == "invalid UTF-8 was detected in one or more arguments"
+
+
 def test_a_single_value_option_given_twice_is_a_usage_error() -> None:
     message = _usage_error("--kernel", "/a", "--kernel", "/b")
     assert message == "the argument '--kernel <kernel>' cannot be used multiple times"

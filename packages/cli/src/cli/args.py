@@ -53,12 +53,24 @@ class Arguments:
         return value
 
 
+def _is_utf8(token: str) -> bool:
+    try:
+        token.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _looks_like_option(token: str) -> bool:
     return token.startswith("-") and token != "-"
 
 
 def parse_args(argv: list[str]) -> Arguments:
     """Parse `argv` (without the program name); raises UsageError."""
+    if not all(map(_is_utf8, argv)):
+        # As clap refuses an argument that is not UTF-8 (Python has it as surrogate escapes):
+        # it could not be written in CH's JSON, nor as a disk serial or a tap name.
+        raise UsageError("invalid UTF-8 was detected in one or more arguments")
     longs, shorts = by_long(), by_short()
     args = Arguments()
     index = 0
