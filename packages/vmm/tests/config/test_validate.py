@@ -222,3 +222,23 @@ def test_validate_returns_the_config_unchanged_when_nothing_is_normalized(elf_ke
         _config(elf_kernel), console=ConsoleConfig(mode=ConsoleOutputMode.OFF)
     )
     assert validate(config) is config
+
+
+NOT_UTF8 = ["\ud800", b"\xb4".decode("utf-8", "surrogateescape")]  # JSON's, and argv's escape
+
+
+@pytest.mark.parametrize("text", NOT_UTF8)
+def test_a_path_that_is_not_utf8_is_an_error_naming_its_field(text: str) -> None:
+    # A JSON "\ud800" in a path raised UnicodeEncodeError from os.stat.
+    error = _error(_config(f"/k{text}"))
+    assert (error.path, error.message) == ("payload.kernel", "not valid UTF-8 (a lone surrogate)")
+
+
+@pytest.mark.parametrize("text", NOT_UTF8)
+def test_a_disk_serial_that_is_not_utf8_is_an_error_naming_the_option(text: str) -> None:
+    # Found by fuzz_cli: the serial's length check raised UnicodeEncodeError.
+    config = _config("/k", disks=("path=/a",))
+    disk = dataclasses.replace(config.disks[0], serial=f"s{text}")  # type: ignore[index]
+    error = _error(dataclasses.replace(config, disks=(disk,)), check_files=False)
+    assert error.path == "disks[0].serial"
+    assert error.for_option() == "--disk: not valid UTF-8 (a lone surrogate)"

@@ -49,6 +49,7 @@ _NOT_AVAILABLE = "is not available yet in this VMM"
 
 def validate(config: VmConfig, *, check_files: bool = True) -> VmConfig:
     """Check that `config` can boot; return it normalized as it will run."""
+    _check_text(config, "")
     config = _check_payload(config, check_files)
     _check_consoles(config)
     if check_files:
@@ -61,6 +62,23 @@ def validate(config: VmConfig, *, check_files: bool = True) -> VmConfig:
     if checker.iommu and not config.iommu:
         config = dataclasses.replace(config, iommu=True)
     return config
+
+
+def _check_text(value: object, path: str) -> None:
+    """Every string is UTF-8 text, as CH's are (Rust strings): a lone surrogate, such as
+    JSON's "\\ud800" or a non-UTF-8 byte that Python escapes, is no path, serial or tag."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValidationError(path, "not valid UTF-8 (a lone surrogate)") from None
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}[{index}]")
+    elif dataclasses.is_dataclass(value):
+        for field in dataclasses.fields(value):
+            _check_text(getattr(value, field.name), f"{path}.{field.name}" if path else field.name)
 
 
 def _check_payload(config: VmConfig, check_files: bool) -> VmConfig:
