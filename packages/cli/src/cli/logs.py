@@ -13,9 +13,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["TOKENS", "LogFormatError", "configure_logging", "level_for_verbosity"]
 
@@ -60,12 +62,17 @@ class _Moment:
     def __init__(self, record: logging.LogRecord) -> None:
         self.record = record
 
+    # datetime loads with the first date token (not on the way to the first KVM_RUN).
     @cached_property
     def utc(self) -> datetime:
+        from datetime import UTC, datetime
+
         return datetime.fromtimestamp(self.record.created, UTC)
 
     @cached_property
     def local(self) -> datetime:
+        from datetime import datetime
+
         return datetime.fromtimestamp(self.record.created).astimezone()
 
 
