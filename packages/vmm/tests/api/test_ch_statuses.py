@@ -120,11 +120,9 @@ def test_boot_refuses_what_this_vmm_does_not_build(
 def test_unknown_fields_are_ignored_and_logged_as_ch_ignores_them(
     api: Served, vm_config: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = {
-        **vm_config,
-        "fw_cfg_config": {"x": 1},
-        "payload": {**vm_config["payload"], "igvm": "/x.igvm"},
-    }  # type: ignore[dict-item]
+    payload = vm_config["payload"]
+    assert isinstance(payload, dict)
+    config = {**vm_config, "fw_cfg_config": {"x": 1}, "payload": {**payload, "igvm": "/x.igvm"}}
     with caplog.at_level(logging.WARNING):
         assert _call(api, "vm.create", config) == (204, None)
     assert "fw_cfg_config" in caplog.text
