@@ -165,6 +165,34 @@ def test_net_mask_must_be_a_netmask() -> None:
     assert error.path == "net[0].mask"
 
 
+def test_net_ip_and_mask_from_json_must_be_addresses() -> None:
+    # Found by fuzz_config_json: is_netmask raised ValueError from ipaddress.
+    config = VmConfig.from_json(
+        {"payload": {"kernel": "k"}, "net": [{"ip": "10.0.0.1", "mask": "not an address"}]}
+    )
+    with pytest.raises(ValidationError) as caught:
+        validate(config, check_files=False)
+    assert caught.value.path == "net[0].mask"
+    assert caught.value.message == "'not an address': expected an IPv4 or IPv6 address"
+
+
+@pytest.mark.parametrize("field", ["payload.kernel", "disks[0].path", "serial.file"])
+def test_a_path_with_a_nul_byte_is_refused(elf_kernel: str, field: str) -> None:
+    # os.stat raised ValueError ("embedded null byte"); JSON paths may hold "\u0000".
+    config = {
+        "payload.kernel": {"payload": {"kernel": "/k\0"}},
+        "disks[0].path": {"payload": {"kernel": elf_kernel}, "disks": [{"path": "/d\0"}]},
+        "serial.file": {
+            "payload": {"kernel": elf_kernel},
+            "serial": {"mode": "File", "file": "/s\0"},
+        },
+    }[field]
+    with pytest.raises(ValidationError) as caught:
+        validate(VmConfig.from_json(config))
+    assert caught.value.path == field
+    assert caught.value.message.endswith("contains a NUL byte")
+
+
 def test_the_rng_source_must_open(elf_kernel: str, tmp_path: Path) -> None:
     error = _error(VmParams(kernel=elf_kernel, rng=f"src={tmp_path}/none"))
     assert error.option == "--rng"

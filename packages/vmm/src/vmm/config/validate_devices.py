@@ -8,7 +8,7 @@ import stat
 from vmm.config.devices import DiskConfig, ImageType, NetConfig, PciDeviceCommon
 from vmm.config.errors import ValidationError
 from vmm.config.model import VmConfig
-from vmm.config.values import is_netmask
+from vmm.config.values import is_netmask, parse_ip
 
 __all__ = ["DeviceChecker", "check_readable_file", "refuse_fifo_or_socket"]
 
@@ -28,6 +28,8 @@ def refuse_fifo_or_socket(path_field: str, path: str, expected: str) -> None:
     """Raise when `path` is a FIFO or socket: opening one blocks until a peer comes,
     which would hang the VMM (and, through the API, a worker). stat() does not block;
     a path that does not exist passes (the caller opens or creates it)."""
+    if "\0" in path:  # else os.stat and open raise ValueError
+        raise ValidationError(path_field, f"{path!r} contains a NUL byte")
     try:
         kind = os.stat(path).st_mode
     except OSError:
@@ -300,6 +302,13 @@ class DeviceChecker:
             )
         if not net.offload_csum and (net.offload_tso or net.offload_ufo):
             raise ValidationError(path, '"offload_tso" and "offload_ufo" depend on "offload_csum"')
+        for name in ("ip", "mask"):  # typed by the command line, any string in JSON
+            text = getattr(net, name)
+            if text is not None:
+                try:
+                    parse_ip(text)
+                except ValueError as error:
+                    raise ValidationError(f"{path}.{name}", f"{text!r}: {error}") from None
         if net.mask is not None and net.ip is None:
             raise ValidationError(f"{path}.mask", "Mask provided without an IP")
         if net.ip is not None and net.mask is None:
