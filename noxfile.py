@@ -20,6 +20,7 @@ PACKAGE_ORDER = [
     "kvm-bindings",
     "kvm-ioctls",
     "vm-memory",
+    "acpi-tables",
     "linux-loader",
     "virtio-queue",
     "vm-devices",
