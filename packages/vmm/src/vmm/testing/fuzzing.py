@@ -51,11 +51,16 @@ def dictionary_entry(word: bytes) -> str:
 
 
 def libfuzzer_argv(
-    argv: Sequence[str], name: str, *, seeds: Iterable[bytes], words: Iterable[bytes] = ()
+    argv: Sequence[str],
+    name: str,
+    *,
+    seeds: Iterable[bytes],
+    words: Iterable[bytes] = (),
+    max_len: int | None = None,
 ) -> list[str]:
     """`argv` (program name first) with the seed folder, the dictionary and, unless
     `argv` names one, a corpus folder to keep what libFuzzer finds in (the first folder
-    given is the one it writes to)."""
+    given is the one it writes to); `max_len` is the default of `-max_len=`."""
     folder = fuzz_folder(name)
     seed_folder = folder / "seeds"
     shutil.rmtree(seed_folder, ignore_errors=True)
@@ -65,6 +70,8 @@ def libfuzzer_argv(
     extra: list[str] = []
     if not any(arg.startswith("-artifact_prefix=") for arg in argv[1:]):
         extra.append(f"-artifact_prefix={folder}/")
+    if max_len is not None and not any(arg.startswith("-max_len=") for arg in argv[1:]):
+        extra.append(f"-max_len={max_len}")
     lines = [dictionary_entry(word) for word in dict.fromkeys(words) if word]
     if lines and not any(arg.startswith("-dict=") for arg in argv[1:]):
         dictionary = folder / "words.dict"
