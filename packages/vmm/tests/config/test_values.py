@@ -91,6 +91,15 @@ def test_an_integer_range_must_go_upwards() -> None:
         parse_integer_list("[4-2]")
 
 
+def test_integer_lists_of_more_than_65536_integers_are_refused() -> None:
+    # [0-4294967295] (--numa cpus=, a u32 list) built a list of 2**32 integers.
+    assert len(parse_integer_list("[0-65534,65535]")) == 65536
+    with pytest.raises(ValueError, match="more than 65536 integers in the list"):
+        parse_integer_list("[0-4294967295]")
+    with pytest.raises(ValueError, match="more than 65536 integers in the list"):
+        parse_integer_list("[0-65535,70000]")
+
+
 def test_integer_lists_format_runs_as_ranges() -> None:
     assert format_integer_list((0, 1, 2, 5, 7, 8)) == "[0-2,5,7-8]"
 

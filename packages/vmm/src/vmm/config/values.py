@@ -21,6 +21,9 @@ U64_MAX = (1 << 64) - 1
 I32_MIN = -(1 << 31)
 I32_MAX = (1 << 31) - 1
 
+# Ranges expand to every integer: `[0-4294967295]` would take all memory. CPU sets
+# (Linux: at most 8192 CPUs), PCI segments and queue sizes are far smaller.
+MAX_LIST_INTEGERS = 1 << 16
 _SIZE_SHIFTS = {"K": 10, "M": 20, "G": 30}
 _TOGGLES = {"": False, "on": True, "off": False, "true": True, "false": False}
 
@@ -84,6 +87,8 @@ def parse_integer_list(text: str, high: int = U64_MAX) -> tuple[int, ...]:
             end = parse_int(bounds[1], 0, high)
             if start >= end:
                 raise ValueError(f"range {part!r} does not go upwards")
+        if len(items) + end - start >= MAX_LIST_INTEGERS:
+            raise ValueError(f"more than {MAX_LIST_INTEGERS} integers in the list")
         items.extend(range(start, end + 1))
     return tuple(items)
 
