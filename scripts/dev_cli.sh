@@ -75,7 +75,7 @@ guest_dir() {
 }
 
 cmd_tests() {
-	ensure_debs gcc libc6-dev linux-libc-dev e2fsprogs iproute2 qemu-utils acpica-tools
+	ensure_debs gcc libc6-dev linux-libc-dev e2fsprogs iproute2 qemu-utils acpica-tools dmidecode
 	ensure_venv
 	guest_dir >/dev/null # the boot tests need a guest: build one when none is at hand
 	"$ROOT/scripts/fetch-debian-kernel.sh" "$ROOT/build/debian-kernel" ||
