@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from kvm_bindings import SystemEventType
-from kvm_ioctls import IoIn, IoOut, KvmError, SystemEvent
+from kvm_ioctls import IoIn, IoOut, KvmError, MmioRead, MmioWrite, SystemEvent
+from vm_devices.acpi import GedEvent
 from vm_devices.virtio.devices import PauseTimeoutError
 from vm_devices.virtio.devices.rng import Rng
+from vmm.acpi.devices import GED_IRQ
 from vmm.arch import layout
 from vmm.arch.cpuid import CpuTopology
 from vmm.device_manager import DeviceSpec
@@ -325,7 +328,8 @@ FAILURES = [
     (("get_supported_cpuid", 1), "cannot create the VM: get_supported_cpuid failed"),
     (("set_user_memory_region", 1), "KVM refused guest memory slot 0"),
     (("register_irqfd", 1), "cannot wire the serial port's IRQ"),
-    (("register_irqfd", 2), "_rng: cannot attach to the PCI bus"),
+    (("register_irqfd", 2), "cannot wire the ACPI GED's IRQ"),
+    (("register_irqfd", 3), "_rng: cannot attach to the PCI bus"),
     (("register_ioevent", 1), "_rng: cannot attach to the PCI bus"),
     (("create_vcpu", 1), "cannot set up vCPU 0"),
     (("create_vcpu", 2), "cannot set up vCPU 1"),
@@ -375,3 +379,55 @@ def test_a_device_that_cannot_open_fails_the_build_naming_it_and_releases_everyt
         Vm(spec, start_time=0.0, open_hypervisor=kvm.open)
     assert kvm.open_handles() == []
     assert _holdings() == before
+
+
+# ACPI ----------------------------------------------------------------------------------------
+
+
+def test_the_guest_finds_the_rsdp_in_the_bios_area_and_in_the_pvh_start_info(
+    spec: VmSpec,
+) -> None:
+    vm = Vm(spec, start_time=0.0, open_hypervisor=FakeKvm().open)
+    try:
+        rsdp = vm.memory.read(layout.RSDP_ADDRESS, 36)
+        rsdp_paddr = int.from_bytes(vm.memory.read(layout.PVH_START_INFO + 32, 8), "little")
+    finally:
+        vm.shutdown()
+    assert rsdp[:8] == b"RSD PTR "
+    assert rsdp_paddr == layout.RSDP_ADDRESS
+
+
+def test_an_acpi_s5_write_powers_off_and_the_reset_value_reboots(boot: Boot) -> None:
+    running = boot(IoOut(0x600, memoryview(b"\x34")))
+    assert running.stopped() == StopEvent(
+        StopReason.GUEST_SHUTDOWN, "the guest powered off (ACPI S5)"
+    )
+    running = boot(IoOut(0x600, memoryview(b"\x01")))
+    assert running.stopped() == StopEvent(StopReason.GUEST_RESET, "the guest reset through ACPI")
+
+
+def test_garbage_in_the_acpi_registers_changes_nothing(boot: Boot) -> None:
+    running = boot(
+        IoOut(0x600, memoryview(b"\x14")),  # S5 without SLP_EN
+        IoOut(0x600, memoryview(b"\x01\x00")),  # the reset value, as a word
+        IoOut(0x600, memoryview(b"\xff\xff\xff\xff")),
+        IoIn(0x600, memoryview(bytearray(4))),
+        MmioWrite(layout.ACPI_GED_ADDRESS, memoryview(b"\xff")),
+        MmioRead(layout.ACPI_GED_ADDRESS, memoryview(bytearray(1))),
+        IoOut(COM1, memoryview(b"k")),
+        SystemEvent(SystemEventType.SHUTDOWN, ()),
+    )
+    assert running.stopped().reason is StopReason.GUEST_SHUTDOWN
+    assert running.serial.getvalue() == b"k"
+    shutdown = running.vm.acpi.shutdown
+    assert (shutdown.shutdown_requests, shutdown.reset_requests) == (0, 0)
+
+
+def test_the_power_button_raises_the_ged_interrupt_and_sets_its_status(boot: Boot) -> None:
+    running = boot()
+    running.vm.power_button()
+    (fake_vm,) = running.kvm.vms
+    (eventfd,) = [fd for fd, gsi in fake_vm.irqfds.items() if gsi == GED_IRQ]
+    assert select.select([eventfd], [], [], 0)[0] == [eventfd]
+    assert os.eventfd_read(eventfd) == 1
+    assert running.vm.acpi.ged.pending == GedEvent.POWER_BUTTON_CHANGED

@@ -89,6 +89,7 @@ class RunningVm(Protocol):
     def counters(self) -> dict[str, dict[str, int]]: ...
     def device_tree(self) -> dict[str, dict[str, object]]: ...
     def report_vcpu_states(self) -> None: ...
+    def power_button(self) -> None: ...
 
 
 # Builds a VM from a config, not started yet (`vmm.launch.LaunchedVm` unless injected).
@@ -277,6 +278,8 @@ class Vmm:
                 return self._info()
             case Action.COUNTERS:
                 return self._running_vm(action).counters()
+            case Action.POWER_BUTTON:
+                self._running_vm(action).power_button()
             case _ if action in NEVER_SUPPORTED:
                 raise NotSupportedError(action.value)
             case _ if action in CONFIG_EDITS:

@@ -15,12 +15,15 @@ import os
 import stat
 import time
 
+from vmm.acpi import NumaNode
 from vmm.arch.cpuid import CpuTopology
+from vmm.arch.smbios import SmbiosInfo
 from vmm.config import ConsoleOutputMode, VmConfig
 from vmm.errors import VmmError
 from vmm.legacy import open_serial_output
 from vmm.lifecycle import StopEvent
 from vmm.memory import guest_ram_options
+from vmm.memory_zones import RamZone, lay_out
 from vmm.payload import Payload
 from vmm.virtio_devices import device_specs
 from vmm.vm import Vm, VmSpec
@@ -50,6 +53,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
     assert kernel is not None
     cpus = config.cpus
     topology = cpus.topology
+    zones = ram_zones(config)
     return VmSpec(
         vcpus=cpus.boot_vcpus,
         topology=(
@@ -62,7 +66,7 @@ def vm_spec(config: VmConfig) -> VmSpec:
             if topology is not None
             else CpuTopology.flat(cpus.max_vcpus)
         ),
-        memory_size=config.memory.size,
+        memory_size=config.memory.total_size(),
         max_phys_bits=cpus.max_phys_bits,
         vcpu_affinity=tuple((a.vcpu, tuple(a.host_cpus)) for a in cpus.affinity or ()),
         payload=Payload(kernel, payload.cmdline or "", payload.initramfs),
@@ -76,6 +80,52 @@ def vm_spec(config: VmConfig) -> VmSpec:
         ),
         serial_enabled=config.serial.mode is not ConsoleOutputMode.OFF,
         devices=device_specs(config),
+        memory_zones=zones,
+        numa=numa_nodes(config, zones),
+        smbios=smbios_info(config),
+    )
+
+
+def smbios_info(config: VmConfig) -> SmbiosInfo:
+    """`--platform`'s DMI strings (CH's defaults for what is not given)."""
+    return SmbiosInfo() if config.platform is None else SmbiosInfo.of(config.platform)
+
+
+def ram_zones(config: VmConfig) -> tuple[RamZone, ...]:
+    """The `--memory-zone`s, each with the mapping options its keys ask for."""
+    return tuple(
+        RamZone(
+            zone.id,
+            zone.size,
+            file=zone.file,
+            shared=zone.shared,
+            options=guest_ram_options(
+                hugepages=zone.hugepages,
+                hugepage_size=zone.hugepage_size,
+                thp=config.memory.thp,
+                mergeable=zone.mergeable,
+                prefault=zone.prefault,
+            ),
+        )
+        for zone in config.memory.zones or ()
+    )
+
+
+def numa_nodes(config: VmConfig, zones: tuple[RamZone, ...]) -> tuple[NumaNode, ...]:
+    """`--numa` as the SRAT/SLIT see it: each node's vCPUs, its zones' RAM, its distances."""
+    pieces = lay_out(zones)
+    return tuple(
+        NumaNode(
+            node.guest_numa_id,
+            cpus=tuple(node.cpus or ()),
+            memory=tuple(
+                (piece.start, piece.size)
+                for piece in pieces
+                if piece.zone in (node.memory_zones or ())
+            ),
+            distances=tuple((d.destination, d.distance) for d in node.distances or ()),
+        )
+        for node in sorted(config.numa or (), key=lambda node: node.guest_numa_id)
     )
 
 
@@ -142,6 +192,9 @@ class LaunchedVm:
 
     def report_vcpu_states(self) -> None:
         self.vm.report_vcpu_states()
+
+    def power_button(self) -> None:
+        self.vm.power_button()
 
 
 def boot(config: VmConfig, *, start_time: float | None = None) -> LaunchedVm:

@@ -62,8 +62,13 @@ def _open(path: str, what: str) -> int:
         raise PayloadError(f"cannot open {what} {path!r}: {error.strerror}") from None
 
 
-def load_payload(memory: GuestMemoryMmap, payload: Payload, memory_size: int) -> BootEntry:
-    """Load kernel, command line and initramfs; write the boot structures; return the entry."""
+def load_payload(
+    memory: GuestMemoryMmap, payload: Payload, memory_size: int, *, rsdp_address: int = 0
+) -> BootEntry:
+    """Load kernel, command line and initramfs; write the boot structures; return the entry.
+
+    `rsdp_address` (0: none) is passed on in the PVH start info or the zero page.
+    """
     e820 = layout.e820_map(memory_size)
     kernel = _load_kernel(memory, payload.kernel)
     cmdline = _write_cmdline(memory, payload.cmdline)
@@ -84,6 +89,7 @@ def load_payload(memory: GuestMemoryMmap, payload: Payload, memory_size: int) ->
                 memmap_addr=layout.PVH_MEMMAP,
                 modules=[initramfs] if initramfs else [],
                 modlist_addr=layout.PVH_MODLIST,
+                rsdp_addr=rsdp_address,
             )
             return BootEntry(EntryKind.PVH, kernel.pvh_entry, layout.PVH_START_INFO)
         if kernel.setup_header is None:
@@ -99,6 +105,7 @@ def load_payload(memory: GuestMemoryMmap, payload: Payload, memory_size: int) ->
             cmdline_size=len(cmdline),
             initramfs=initramfs,
             e820=e820,
+            rsdp_addr=rsdp_address,
         )
     except LoaderError as error:
         raise PayloadError(str(error)) from None

@@ -11,23 +11,27 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from kvm_ioctls import Kvm, KvmError, install_kick_handler
+from kvm_ioctls import CpuId, Kvm, KvmError, install_kick_handler
 from vm_devices import MmioBus, PioBus
 from vm_devices.legacy import SERIAL_COM1_BASE, SERIAL_COM1_IRQ, SERIAL_LENGTH
 from vm_memory import MappingOptions, VmMemoryError
 
+from vmm.acpi import AcpiPlatform, NumaNode, write_acpi_tables
+from vmm.acpi.devices import GED_IRQ, AcpiDevices
 from vmm.arch import layout
-from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology
+from vmm.arch.cpuid import DEFAULT_MAX_PHYS_BITS, CpuTopology, guest_phys_bits
 from vmm.arch.mptable import mptable_bytes
+from vmm.arch.smbios import SMBIOS_START, SmbiosInfo, smbios_bytes
 from vmm.cpus import create_vcpus
-from vmm.device_manager import DeviceManager, DeviceSpec, device_node
+from vmm.device_manager import MMIO32_SIZE, MMIO32_START, DeviceManager, DeviceSpec, device_node
 from vmm.errors import VmmError
 from vmm.legacy import LegacyDevices
 from vmm.lifecycle import StopEvent, StopReason, StopSignal
 from vmm.memory import create_guest_ram, map_into_vm
+from vmm.memory_zones import RamZone, create_zoned_ram
 from vmm.payload import Payload, load_payload
 from vmm.vcpu import VcpuThread
 
@@ -55,6 +59,23 @@ class VmSpec:
     memory_options: MappingOptions | None = None  # guest_ram_options() when None
     serial_enabled: bool = True
     devices: tuple[DeviceSpec, ...] = ()
+    memory_zones: tuple[RamZone, ...] = ()
+    """`--memory-zone`s: guest RAM made of these (of `memory_size` in all) instead."""
+    numa: tuple[NumaNode, ...] = ()
+    smbios: SmbiosInfo = field(default_factory=SmbiosInfo)
+
+
+def acpi_platform(spec: VmSpec, supported_cpuid: CpuId) -> AcpiPlatform:
+    """The machine `spec` builds, as its ACPI tables describe it."""
+    phys_bits = guest_phys_bits(supported_cpuid, spec.max_phys_bits)
+    return AcpiPlatform(
+        vcpus=spec.vcpus,
+        mmio32=(MMIO32_START, MMIO32_START + MMIO32_SIZE - 1),
+        mmio64=layout.mmio64_window(spec.memory_size, phys_bits),
+        ged_irq=GED_IRQ,
+        serial=spec.serial_enabled,
+        numa=spec.numa,
+    )
 
 
 class Vm:
@@ -104,13 +125,18 @@ class Vm:
             supported_cpuid = self._kvm.get_supported_cpuid()
         except KvmError as error:
             raise VmmError(f"cannot create the VM: {error}") from None
-        self.memory = create_guest_ram(
-            spec.memory_size, shared=spec.shared_memory, options=spec.memory_options
-        )
+        if spec.memory_zones:
+            self.memory = create_zoned_ram(spec.memory_zones)
+        else:
+            self.memory = create_guest_ram(
+                spec.memory_size, shared=spec.shared_memory, options=spec.memory_options
+            )
         take(self._release_memory)
         map_into_vm(self._vm, self.memory)
-        boot = load_payload(self.memory, spec.payload, spec.memory_size)
-        self.memory.write(layout.EBDA, mptable_bytes(spec.vcpus))
+        rsdp = write_acpi_tables(self.memory, acpi_platform(spec, supported_cpuid))
+        boot = load_payload(self.memory, spec.payload, spec.memory_size, rsdp_address=rsdp)
+        self.memory.write(layout.EBDA, mptable_bytes(spec.vcpus))  # for guests without ACPI
+        self.memory.write(SMBIOS_START, smbios_bytes(spec.smbios))
         self.pio_bus = PioBus()
         self.mmio_bus = MmioBus()
         self.legacy = LegacyDevices(
@@ -123,6 +149,8 @@ class Vm:
             serial_enabled=spec.serial_enabled,
         )
         take(self.legacy.close)
+        self.acpi = AcpiDevices(self._vm, self.pio_bus, self.mmio_bus, self.stop)
+        take(self.acpi.close)
         self.devices = DeviceManager(self._vm, self.memory, self.pio_bus, self.mmio_bus)
         take(self.devices.close)
         # Devices given a slot go first, so that none is taken by one placed freely.
@@ -164,6 +192,10 @@ class Vm:
         install_kick_handler()
         for thread in self._threads:
             thread.start()
+
+    def power_button(self) -> None:
+        """Press the ACPI power button (`vm.power-button`)."""
+        self.acpi.power_button()
 
     def report_vcpu_states(self) -> None:
         """Each vCPU logs its registers (SIGUSR2 asks for it, like QEMU's `info registers`)."""

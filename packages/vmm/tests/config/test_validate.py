@@ -202,8 +202,70 @@ def test_shared_and_mergeable_memory_exclude_each_other(elf_kernel: str) -> None
 
 
 def test_memory_zone_ids_are_unique(elf_kernel: str) -> None:
-    error = _error(_config(elf_kernel, memory_zones=("id=z,size=64M", "id=z,size=64M")))
+    zones = ("id=z,size=64M", "id=z,size=64M")
+    error = _error(_config(elf_kernel, memory="size=0", memory_zones=zones))
     assert error.message == "Identifier z is not unique"
+
+
+@pytest.mark.parametrize(
+    ("memory", "zones", "message"),
+    [
+        ("size=128M", ("id=z,size=64M",), "can't be provided if the memory size is not 0"),
+        ("size=0", (), "must be provided if the memory size is 0"),
+        ("size=0", ("id=z,size=67110912",), "size 67110912 is not a non-zero multiple of its"),
+        ("size=0", ("id=z,size=65M,hugepages=on",), "page size (2048 KiB)"),
+    ],
+)
+def test_memory_zones_are_checked_as_in_cloud_hypervisor(
+    elf_kernel: str, memory: str, zones: tuple[str, ...], message: str
+) -> None:
+    assert message in _error(_config(elf_kernel, memory=memory, memory_zones=zones)).message
+
+
+_ZONES = ("id=a,size=64M", "id=b,size=64M")
+
+
+@pytest.mark.parametrize(
+    ("numa", "message"),
+    [
+        (("guest_numa_id=0", "guest_numa_id=0"), "NUMA node 0 is defined twice"),
+        (("guest_numa_id=0", "guest_numa_id=2"), "guest_numa_id values must be 0 to 1"),
+        (("guest_numa_id=0,memory_zones=[c]",), "NUMA node 0: unknown memory zone 'c'"),
+        (("guest_numa_id=0,cpus=[4]",), "vCPU 4 does not exist (max vCPUs is 2)"),
+        (
+            ("guest_numa_id=0,cpus=[0-1]", "guest_numa_id=1,cpus=[1]"),
+            "vCPU 1 belongs to multiple NUMA nodes: 0 and 1",
+        ),
+        (
+            ("guest_numa_id=0,memory_zones=[a]", "guest_numa_id=1,memory_zones=[a]"),
+            "Memory zone: a belongs to multiple NUMA nodes: 0 and 1",
+        ),
+        (("guest_numa_id=0,distances=[1@20]",), "distance to unknown node 1"),
+        (("guest_numa_id=0,distances=[0@11]",), "the distance to itself is 10, not 11"),
+        (("guest_numa_id=0,distances=[1@5]", "guest_numa_id=1"), "must be more than 10"),
+        (
+            ("guest_numa_id=0,distances=[1@30]", "guest_numa_id=1,distances=[0@40]"),
+            "NUMA distances are not symmetric: node 0 to 1 is 30, node 1 to 0 is 40",
+        ),
+        (
+            ("guest_numa_id=0,distances=[1@30]", "guest_numa_id=1"),
+            "node 0 to 1 is 30, node 1 to 0 is 20",
+        ),
+    ],
+)
+def test_numa_nodes_must_describe_a_real_machine(
+    elf_kernel: str, numa: tuple[str, ...], message: str
+) -> None:
+    config = _config(elf_kernel, cpus="boot=2", memory="size=0", memory_zones=_ZONES, numa=numa)
+    assert message in _error(config).message
+
+
+def test_a_symmetric_numa_machine_is_valid(elf_kernel: str) -> None:
+    numa = (
+        "guest_numa_id=0,cpus=[0],memory_zones=[a],distances=[1@25]",
+        "guest_numa_id=1,cpus=[1],memory_zones=[b],distances=[0@25]",
+    )
+    validate(_config(elf_kernel, cpus="boot=2", memory="size=0", memory_zones=_ZONES, numa=numa))
 
 
 def test_the_platform_segment_count_is_checked(elf_kernel: str) -> None:

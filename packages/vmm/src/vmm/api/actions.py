@@ -88,7 +88,6 @@ NEEDS_RUNNING_VM = frozenset(
         Action.SNAPSHOT,
         Action.COREDUMP,
         Action.SEND_MIGRATION,
-        Action.POWER_BUTTON,
         Action.NMI,
     }
 )

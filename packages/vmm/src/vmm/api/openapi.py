@@ -45,6 +45,7 @@ _SUMMARIES = {
     "vm.resume": "Resume a paused VM",
     "vm.info": "General information about the VM",
     "vm.counters": "Per-device counters of the VM",
+    "vm.power-button": "Press the VM's ACPI power button",
 }
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -67,7 +68,7 @@ _STATUSES: dict[str, tuple[int, ...]] = {
     "vm.resume": (500,),
     "vm.info": (404,),
     "vm.counters": (500,),
-    "vm.power-button": (500, 501),
+    "vm.power-button": (500,),
     "vm.nmi": (500, 501),
     "vm.restore": (400, 501),
     "vm.receive-migration": (400, 501),

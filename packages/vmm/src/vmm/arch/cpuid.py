@@ -91,6 +91,14 @@ class CpuTopology:
 DEFAULT_MAX_PHYS_BITS = 46
 
 
+def guest_phys_bits(supported: CpuId, max_phys_bits: int = DEFAULT_MAX_PHYS_BITS) -> int:
+    """The physical address width the vCPUs report (leaf 0x80000008), as the policy sets it."""
+    for entry in supported:
+        if entry.function == 0x8000_0008:
+            return min(int(entry.eax) & 0xFF, max_phys_bits)
+    return min(36, max_phys_bits)  # no leaf: the architectural default
+
+
 @dataclass(frozen=True, slots=True)
 class VcpuCpuidPolicy:
     topology: CpuTopology

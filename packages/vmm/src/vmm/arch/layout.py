@@ -28,13 +28,17 @@ PAGE_DIRECTORIES = 0xB000  # four of them: the first 4 GiB, identity-mapped
 CMDLINE = 0x20000
 CMDLINE_MAX_SIZE = 0x10000
 EBDA = 0x9FC00  # the MP table lives here, where Linux scans for it
+RSDP_ADDRESS = 0xE0000  # in the BIOS area Linux scans; the other ACPI tables follow it
+ACPI_TABLES_END = 0xF0000  # SMBIOS starts here
 LOW_RESERVED_END = 0x100000  # EBDA, VGA and BIOS area: reserved in the e820 map
 KERNEL_START = 0x100000
 
 # The 32-bit device hole below 4 GiB.
 MEM_32BIT_HOLE_START = 3 * GiB
 PCI_MMCONFIG_START = 0xE800_0000
-PCI_MMCONFIG_SIZE = 256 * MiB
+PCI_MMCONFIG_SIZE = 256 * MiB  # reserved in the e820 map: room for 256 buses
+PCI_ECAM_SEGMENT_SIZE = 1 * MiB  # what segment 0 decodes: bus 0, as in Cloud Hypervisor
+ACPI_GED_ADDRESS = 0xFEB0_0000  # the Generic Event Device's status byte
 IOAPIC_START = 0xFEC0_0000
 IOAPIC_SIZE = 0x1000
 APIC_START = 0xFEE0_0000
@@ -48,6 +52,15 @@ def ram_ranges(memory_size: int) -> list[tuple[int, int]]:
     if memory_size > low:
         ranges.append((RAM_64BIT_START, memory_size - low))
     return ranges
+
+
+def mmio64_window(memory_size: int, phys_bits: int) -> tuple[int, int]:
+    """The 64-bit PCI window, first and last address: from the first GiB boundary
+    above RAM (and 4 GiB) to the top of the guest's physical address space."""
+    last_start, last_size = ram_ranges(memory_size)[-1]
+    ram_end = last_start + last_size
+    first = max(RAM_64BIT_START, (ram_end + GiB - 1) & ~(GiB - 1))
+    return first, (1 << phys_bits) - 1
 
 
 def e820_map(memory_size: int) -> list[E820Entry]:

@@ -70,6 +70,13 @@ class SmbiosInfo:
     chassis_asset_tag: str | None = None
     oem_strings: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, source: object) -> SmbiosInfo:
+        """The identity in `source`'s attributes of the same names (a `PlatformConfig`)."""
+        names = [name for name in cls.__slots__ if name != "oem_strings"]
+        strings: dict[str, str | None] = {name: getattr(source, name, None) for name in names}
+        return cls(**strings, oem_strings=tuple(getattr(source, "oem_strings", None) or ()))
+
 
 def _encode(field: str, value: str) -> bytes:
     """One SMBIOS string: UTF-8 (non-UTF-8 arguments keep their bytes), never NUL."""

@@ -27,6 +27,7 @@ from vmm.config.validate_devices import (
     check_readable_file,
     refuse_fifo_or_socket,
 )
+from vmm.config.validate_numa import check_numa
 
 __all__ = ["MAX_SUPPORTED_CPUS", "MIN_MEMORY_SIZE", "check_kernel_image", "validate"]
 
@@ -38,6 +39,7 @@ MIN_MEMORY_SIZE = 64 << 20
 # CH's limit on x86_64 with KVM.
 MAX_SUPPORTED_CPUS = 8192
 PAGE_SIZE = 4096
+DEFAULT_HUGEPAGE_SIZE = 2 << 20
 MAX_NUM_PCI_SEGMENTS = 96
 MAX_IOMMU_ADDRESS_WIDTH_BITS = 64
 # vsock CIDs 0, 1 and 2 are the hypervisor, local and host; -1 is "any".
@@ -59,6 +61,7 @@ def validate(config: VmConfig, *, check_files: bool = True) -> VmConfig:
     checker = DeviceChecker(config, check_files)
     checker.run()
     _check_platform(config)
+    check_numa(config)
     if checker.iommu and not config.iommu:
         config = dataclasses.replace(config, iommu=True)
     return config
@@ -221,6 +224,15 @@ def _check_memory(config: VmConfig) -> None:
         raise ValidationError(
             "memory.size", f"memory size {memory.size} is not a multiple of 4 KiB (the page size)"
         )
+    if memory.zones and memory.size:
+        raise ValidationError(
+            "memory.zones",
+            "User defined memory regions can't be provided if the memory size is not 0",
+        )
+    if not memory.zones and not memory.size:
+        raise ValidationError(
+            "memory.size", "User defined memory regions must be provided if the memory size is 0"
+        )
     total = memory.total_size()
     if total < MIN_MEMORY_SIZE:
         raise ValidationError(
@@ -237,8 +249,13 @@ def _check_memory(config: VmConfig) -> None:
         if zone.shared and zone.mergeable:
             raise ValidationError(path, "Invalid to set both 'mergeable' and 'shared' for memory")
         _check_hugepages(f"{path}.hugepage_size", zone.hugepages, zone.hugepage_size)
-        if zone.size % PAGE_SIZE:
-            raise ValidationError(f"{path}.size", "zone size is not a multiple of 4 KiB")
+        page = (zone.hugepage_size or DEFAULT_HUGEPAGE_SIZE) if zone.hugepages else PAGE_SIZE
+        if not zone.size or zone.size % page:
+            raise ValidationError(
+                f"{path}.size",
+                f"memory zone {zone.id!r}: size {zone.size} is not a non-zero multiple of its "
+                f"page size ({page >> 10} KiB)",
+            )
         if zone.id in seen:
             raise ValidationError(f"{path}.id", f"Identifier {zone.id} is not unique")
         seen.add(zone.id)
@@ -267,6 +284,12 @@ def _check_platform(config: VmConfig) -> None:
             f"IOMMU address width in bits ({platform.iommu_address_width_bits}) should be less "
             f"than or equal to {MAX_IOMMU_ADDRESS_WIDTH_BITS}",
         )
+    from vmm.arch.smbios import SmbiosError, SmbiosInfo, smbios_bytes
+
+    try:
+        smbios_bytes(SmbiosInfo.of(platform))
+    except SmbiosError as error:
+        raise ValidationError(f"platform.{error.field}", str(error)) from None
     if platform.iommufd_fd is not None and not platform.iommufd:
         raise ValidationError(
             "platform.iommufd", "Platform `iommufd_fd=<fd>` requires `iommufd=on`"

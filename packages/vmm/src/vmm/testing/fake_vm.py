@@ -32,6 +32,7 @@ class FakeVm:
         self._event: StopEvent | None = None
         self.started = self.stopped_by_vmm = False
         self.reports = 0
+        self.power_button_presses = 0
 
     def end(self, reason: StopReason, detail: str = "") -> None:
         if self._event is None:
@@ -67,6 +68,9 @@ class FakeVm:
 
     def report_vcpu_states(self) -> None:
         self.reports += 1
+
+    def power_button(self) -> None:
+        self.power_button_presses += 1
 
 
 class Guests:
