@@ -81,11 +81,34 @@ def find_guest() -> Guest | None:
     return None
 
 
-def vmm_executable() -> str:
-    """The `cloud-hypervisor` installed next to this interpreter (the nox session's)."""
-    local = Path(sys.executable).parent / "cloud-hypervisor"
-    found = str(local) if local.exists() else shutil.which("cloud-hypervisor")
-    assert found, "the cloud-hypervisor command is not installed"
+# What the ACPI tests need of vmlinux-acpi beyond ACPI (scripts/guest/config-acpi.fragment).
+ACPI_KERNEL_OPTIONS = ("CONFIG_ACPI_BUTTON=y", "CONFIG_X86_64_ACPI_NUMA=y", "CONFIG_DMI_SYSFS=y")
+
+
+def find_acpi_kernel() -> Path | None:
+    """A `vmlinux-acpi` built with the power button, NUMA and DMI (its .config says so),
+    from the same places as the guest."""
+    candidates = (
+        os.environ.get("CH_GUEST_DIR"),
+        ROOT / "build" / "guest",
+        ROOT.parent / "shared" / "guest",
+    )
+    for candidate in candidates:
+        if not candidate:
+            continue
+        kernel, config = Path(candidate) / "vmlinux-acpi", Path(candidate) / "vmlinux-acpi.config"
+        if kernel.is_file() and config.is_file():
+            options = set(config.read_text().splitlines())
+            if all(option in options for option in ACPI_KERNEL_OPTIONS):
+                return kernel
+    return None
+
+
+def vmm_executable(name: str = "cloud-hypervisor") -> str:
+    """`cloud-hypervisor` (or `ch-remote`) installed next to this interpreter (nox's)."""
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    assert found, f"the {name} command is not installed"
     return found
 
 

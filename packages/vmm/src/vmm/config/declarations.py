@@ -100,6 +100,9 @@ RUNNER = "packages/vmm/tests/test_runner.py"  # the spec carries them to vm-memo
 BLOCK = "packages/vm-devices/tests/virtio/devices/test_block.py"
 NET = "packages/vm-devices/tests/virtio/devices/test_net.py"
 FIRMWARE = "tests/test_serial_console.py"
+ZONES = "packages/vmm/tests/test_memory_zones.py"
+ACPI_GUEST = "tests/test_acpi_guest.py"
+SMBIOS = "packages/vmm/tests/arch/test_smbios.py"
 TRIVIAL = "nothing to build"
 DEBUG_CONSOLE_OFF = f"{TRIVIAL}: any mode but off is refused (validate)"
 
@@ -325,17 +328,18 @@ MEMORY_OPTION = Option(
 MEMORY_ZONE = Option(
     "memory-zone", "memory_zones", Arity.MANY, "User defined memory zone parameters",
     record=MemoryZoneConfig,
+    proof=ZONES,
     keys=(
-        Key("size", SIZE, default=DEFAULT_MEMORY_SIZE),
-        Key("file", PATH),
+        Key("size", SIZE, default=DEFAULT_MEMORY_SIZE, proof=ZONES),
+        Key("file", PATH, proof=ZONES),
         *_MEMORY_COMMON,
         Key("host_numa_node", integer("<node_id>", 32)),
-        Key("id", text("<zone_identifier>")),
+        Key("id", text("<zone_identifier>"), proof=ZONES),
         Key("hotplug_size", SIZE),
         Key("hotplugged_size", SIZE),
-        Key("prefault", TOGGLE),
+        Key("prefault", TOGGLE, proof=ZONES),
         Key("reserve", TOGGLE),
-        Key("mergeable", TOGGLE),
+        Key("mergeable", TOGGLE, proof=ZONES),
     ),
 )  # fmt: skip
 
@@ -593,7 +597,7 @@ def _split_platform(platform: PlatformConfig) -> dict[str, Any]:
 
 PLATFORM = Option(
     "platform", "platform", Arity.ONE, "Platform configuration parameters",
-    record=PlatformConfig,
+    record=PlatformConfig, proof=SMBIOS,
     keys=(
         Key("num_pci_segments", integer("<num_pci_segments>", 16)),
         Key("iommu_segments", integer_list("<list_of_segments>", 16)),
@@ -601,11 +605,14 @@ PLATFORM = Option(
         Key("iommufd", TOGGLE, hook=True),
         Key("iommufd_fd", integer("<fd>", signed=True)),
         Key("vfio_p2p_dma", TOGGLE),
-        *(Key(name, text(f"<dmi_{name}>")) for name in _SMBIOS),
-        Key("oem_strings", string_list("<list_of_strings>")),
-        Key("chassis_asset_tag", text("<dmi_chassis_asset_tag>")),
+        *(Key(name, text(f"<dmi_{name}>"), proof=SMBIOS) for name in _SMBIOS),
+        Key("oem_strings", string_list("<list_of_strings>"), proof=SMBIOS),
+        Key("chassis_asset_tag", text("<dmi_chassis_asset_tag>"), proof=SMBIOS),
         # CH's deprecated spellings of system_serial_number and system_uuid.
-        *(Key(old, text(f"<{new}>"), field=new, hook=True) for old, new in _LEGACY.items()),
+        *(
+            Key(old, text(f"<{new}>"), field=new, hook=True, proof=SMBIOS)
+            for old, new in _LEGACY.items()
+        ),
     ),
     build=_platform, split=_split_platform,
 )  # fmt: skip
@@ -630,16 +637,17 @@ def _numa(values: Values, option: str) -> dict[str, Any]:
 
 NUMA = Option(
     "numa", "numa", Arity.MANY, "Settings related to a given NUMA node", record=NumaConfig,
+    proof=ACPI_GUEST,
     keys=(
-        Key("guest_numa_id", integer("<node_id>", 32),
+        Key("guest_numa_id", integer("<node_id>", 32), proof=ACPI_GUEST,
             missing="guest_numa_id is required for all NUMA nodes"),
-        Key("cpus", integer_list("<cpus_id>", 32)),
+        Key("cpus", integer_list("<cpus_id>", 32), proof=ACPI_GUEST),
         Key("distances", pair_list(
             "<list_of_distances_to_destination_nodes>", lambda k: parse_int(k, 0, (1 << 32) - 1),
             U8, lambda dest, dist: NumaDistance(destination=dest, distance=dist),
-            lambda d: (d.destination, d.distance))),
+            lambda d: (d.destination, d.distance)), proof=ACPI_GUEST),
         Key("device_id", text("<device_id>")),
-        Key("memory_zones", string_list("<list_of_memory_zones>")),
+        Key("memory_zones", string_list("<list_of_memory_zones>"), proof=ACPI_GUEST),
         Key("pci_segments", integer_list("<list_of_pci_segments>", 16)),
     ),
     build=_numa,
