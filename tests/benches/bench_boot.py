@@ -11,7 +11,9 @@ Measured from just before the process is started:
   /proc/PID/smaps once the guest is in user space.
 
 Goals (issue): boot <= 0.98x QEMU, first KVM_RUN <= 0.8x QEMU, memory <= 0.5x QEMU.
-Environment: CH_BENCH_BOOT_RUNS (default 3), CH_BENCH_BOOT_VCPUS (1),
+Environment: CH_BENCH_BOOT_KERNEL (vmlinux; vmlinux-acpi boots the ACPI
+kernel, QEMU then as `-M microvm,acpi=on`: both with ACPI tables),
+CH_BENCH_BOOT_RUNS (default 3), CH_BENCH_BOOT_VCPUS (1),
 CH_BENCH_BOOT_MEMORY_MIB (128), CH_GUEST_DIR, CH_BENCH_BOOT_MARKER: another
 console line to stop at (e.g. "smp: Brought up", on a host where the guest
 reaches user space too slowly); the kernel then boots without `quiet`.
@@ -121,6 +123,10 @@ def main() -> None:
     vcpus = int(os.environ.get("CH_BENCH_BOOT_VCPUS", "1"))
     memory_mib = int(os.environ.get("CH_BENCH_BOOT_MEMORY_MIB", "128"))
     guest = guest_dir()
+    kernel = guest / os.environ.get("CH_BENCH_BOOT_KERNEL", "vmlinux")
+    if not kernel.exists():
+        raise SystemExit(f"bench_boot: no {kernel} (scripts/guest/build.sh, VARIANTS)")
+    acpi = kernel.name == "vmlinux-acpi"
     cmdline = (ROOT / "scripts/guest/cmdline").read_text().strip()
     if MARKER != b"GUEST-USERSPACE-READY":
         cmdline = " ".join(word for word in cmdline.split() if word != "quiet")
@@ -136,7 +142,7 @@ def main() -> None:
             "-accel",
             "kvm",
             "-M",
-            "microvm,acpi=off",
+            f"microvm,acpi={'on' if acpi else 'off'}",
             "-device",
             "i8042",
             "-cpu",
@@ -146,7 +152,7 @@ def main() -> None:
             "-smp",
             str(vcpus),
             "-kernel",
-            str(guest / "vmlinux"),
+            str(kernel),
             "-initrd",
             str(guest / "initramfs.cpio"),
             "-nodefaults",
@@ -163,7 +169,7 @@ def main() -> None:
         "this VMM": [
             ours,
             "--kernel",
-            str(guest / "vmlinux"),
+            str(kernel),
             "--initramfs",
             str(guest / "initramfs.cpio"),
             "--cpus",
@@ -200,7 +206,10 @@ def main() -> None:
     def median(name: str, field: str) -> float:
         return float(statistics.median(getattr(s, field) for s in samples[name]))
 
-    print(f"\nboot to {MARKER.decode()!r}, {vcpus} vCPU(s), {memory_mib} MiB, medians of {runs}:")
+    print(
+        f"\n{kernel.name}: boot to {MARKER.decode()!r}, {vcpus} vCPU(s), {memory_mib} MiB, "
+        f"medians of {runs}:"
+    )
     for field, unit, scale, goal in (
         ("boot", "s", 1, 0.98),
         ("first_run", "ms", 1000, 0.8),
