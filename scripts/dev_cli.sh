@@ -74,10 +74,37 @@ guest_dir() {
 	echo "$ROOT/build/guest"
 }
 
+# What tests/test_acpi_guest.py needs of vmlinux-acpi (tests/harness.py: ACPI_KERNEL_OPTIONS).
+ACPI_OPTIONS=(CONFIG_ACPI_BUTTON=y CONFIG_X86_64_ACPI_NUMA=y CONFIG_DMI_SYSFS=y)
+
+# Kernels built for the tests outside the checkout, so a fresh clone reuses them.
+CACHE_DIR=${CH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cloud-hypervisor-py}
+
+# acpi_guest_dir: prints a folder whose vmlinux-acpi has ACPI_OPTIONS, building
+# one (VARIANTS=acpi only, into $CACHE_DIR/guest-acpi) if none has.
+acpi_guest_dir() {
+	local d o ok
+	for d in "${CH_ACPI_GUEST_DIR:-}" "${CH_GUEST_DIR:-}" "$ROOT/build/guest" "$ROOT/../shared/guest" \
+		"$CACHE_DIR/guest-acpi"; do
+		[ -n "$d" ] && [ -f "$d/vmlinux-acpi" ] && [ -f "$d/vmlinux-acpi.config" ] || continue
+		ok=1
+		for o in "${ACPI_OPTIONS[@]}"; do grep -qx "$o" "$d/vmlinux-acpi.config" || ok=; done
+		if [ -n "$ok" ]; then
+			(cd "$d" && pwd)
+			return
+		fi
+	done
+	VARIANTS=acpi "$ROOT/scripts/guest/build.sh" "$CACHE_DIR/guest-acpi" >&2
+	echo "$CACHE_DIR/guest-acpi"
+}
+
 cmd_tests() {
 	ensure_debs gcc libc6-dev linux-libc-dev e2fsprogs iproute2 qemu-utils acpica-tools dmidecode
 	ensure_venv
 	guest_dir >/dev/null # the boot tests need a guest: build one when none is at hand
+	# The ACPI tests need an ACPI kernel with their options (tests/harness.py).
+	CH_ACPI_GUEST_DIR=$(acpi_guest_dir)
+	export CH_ACPI_GUEST_DIR
 	"$ROOT/scripts/fetch-debian-kernel.sh" "$ROOT/build/debian-kernel" ||
 		echo "dev_cli: no Debian kernel; the loader tests that need it will be skipped" >&2
 	cd "$ROOT"

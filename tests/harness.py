@@ -86,9 +86,10 @@ ACPI_KERNEL_OPTIONS = ("CONFIG_ACPI_BUTTON=y", "CONFIG_X86_64_ACPI_NUMA=y", "CON
 
 
 def find_acpi_kernel() -> Path | None:
-    """A `vmlinux-acpi` built with the power button, NUMA and DMI (its .config says so),
-    from the same places as the guest."""
+    """A `vmlinux-acpi` built with the power button, NUMA and DMI (its .config says so):
+    from $CH_ACPI_GUEST_DIR, then the places the guest comes from."""
     candidates = (
+        os.environ.get("CH_ACPI_GUEST_DIR"),  # scripts/dev_cli.sh tests finds or builds one
         os.environ.get("CH_GUEST_DIR"),
         ROOT / "build" / "guest",
         ROOT.parent / "shared" / "guest",

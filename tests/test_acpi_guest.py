@@ -1,7 +1,7 @@
 """The ACPI platform seen from inside a Linux guest: PCI through MCFG, NUMA, DMI, power.
 
-One VM, two boots of the ACPI kernel (`vmlinux-acpi`, built by
-`scripts/guest/build.sh` with VARIANTS="default acpi"), 2 vCPUs and two
+One VM, two boots of the ACPI kernel (`vmlinux-acpi`, which
+`scripts/dev_cli.sh tests` finds or builds: `tests/harness.py`), 2 vCPUs and two
 memory zones, one per NUMA node. Each boot the guest's script prints what
 it finds (nodes, their CPUs, memory and distances; the DMI strings; PCI
 config space size), then waits for a key on the power button's input
@@ -56,8 +56,9 @@ def _acpi_kernel() -> Path:
     kernel = find_acpi_kernel()
     if kernel is None:
         pytest.fail(
-            "no vmlinux-acpi with the power button, NUMA and DMI: run "
-            'VARIANTS="default acpi" scripts/guest/build.sh build/guest'
+            "no vmlinux-acpi with the power button, NUMA and DMI: scripts/dev_cli.sh tests "
+            "builds one, or run VARIANTS=acpi scripts/guest/build.sh DIR and set "
+            "CH_ACPI_GUEST_DIR=DIR"
         )
     return kernel
 

@@ -66,7 +66,7 @@ def test_a_file_too_small_for_its_zone_is_a_clear_error_and_nothing_stays_mapped
     small.write_bytes(bytes(MiB))
     with open("/proc/self/maps") as maps:
         before = sum(1 for _ in maps)
-    with pytest.raises(GuestRamError, match="memory zone 'b': .*fewer than offset"):
+    with pytest.raises(GuestRamError, match=r"memory zone 'b': .*fewer than offset"):
         create_zoned_ram([RamZone("a", 4 * MiB), RamZone("b", 4 * MiB, file=str(small))])
     with open("/proc/self/maps") as maps:
         assert sum(1 for _ in maps) == before

@@ -86,6 +86,9 @@ class VmOnFakes:
     def report_vcpu_states(self) -> None:
         self.vm.report_vcpu_states()
 
+    def power_button(self) -> None:
+        self.vm.power_button()
+
 
 class Requests:
     """An API service stand-in: once attached, a thread sends `actions` in order and keeps

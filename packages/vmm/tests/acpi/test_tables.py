@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import pytest
 from acpi_tables import SdtHeader, is_checksum_valid
@@ -56,17 +57,17 @@ def test_the_tables_are_linked_from_the_rsdp_and_checksummed() -> None:
 
 
 def test_numa_adds_the_srat_and_slit() -> None:
-    found = tables(AcpiPlatform(**{**_fields(PLATFORM), "numa": NUMA}))
+    found = tables(replace(PLATFORM, numa=NUMA))
     assert {"SRAT", "SLIT"} <= found.keys()
 
 
 def test_the_most_vcpus_still_fit_below_the_smbios_area() -> None:
-    found = tables(AcpiPlatform(**{**_fields(PLATFORM), "vcpus": 254}))
+    found = tables(replace(PLATFORM, vcpus=254))
     assert max(address + len(table) for address, table in found.values()) <= layout.ACPI_TABLES_END
 
 
 def test_iasl_disassembles_every_table_cleanly_and_reads_back_what_was_meant(iasl: Iasl) -> None:
-    found = tables(AcpiPlatform(**{**_fields(PLATFORM), "numa": NUMA}))
+    found = tables(replace(PLATFORM, numa=NUMA))
     for name, (_, table) in found.items():
         if name != "RSDP":
             assert iasl.disassemble(table).problems == [], name
@@ -85,7 +86,3 @@ def test_iasl_disassembles_every_table_cleanly_and_reads_back_what_was_meant(ias
     dsdt = iasl.disassemble(found["DSDT"][1]).source
     for expected in ("PNP0A08", "PNP0C02", "PNP0501", "PNP0C0C", "ACPI0013", "Name (_S5,"):
         assert expected in dsdt
-
-
-def _fields(platform: AcpiPlatform) -> dict[str, object]:
-    return {name: getattr(platform, name) for name in platform.__slots__}
