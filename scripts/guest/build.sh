@@ -82,12 +82,12 @@ inputs_stamp() {
 	} | sha256sum | cut -d' ' -f1
 }
 
+has_variant() { [[ " $VARIANTS " == *" $1 "* ]]; }
+
 outputs() {
-	local v
-	echo vmlinux bzImage initramfs.cpio SHA256SUMS vmlinux.config vmlinux.map
-	for v in $VARIANTS; do
-		[ "$v" = acpi ] && echo vmlinux-acpi vmlinux-acpi.config vmlinux-acpi.map
-	done
+	echo initramfs.cpio SHA256SUMS
+	if has_variant default; then echo vmlinux bzImage vmlinux.config vmlinux.map; fi
+	if has_variant acpi; then echo vmlinux-acpi vmlinux-acpi.config vmlinux-acpi.map; fi
 	return 0
 }
 
@@ -227,13 +227,16 @@ install_vmlinux() {
 	cp "$obj/System.map" "$OUT/$name.map"
 }
 
-# The default kernel is always built (the bzImage comes from the same tree).
-configure "$BUILD_DIR/obj-default" "$HERE/config.fragment"
-build_kernel "$BUILD_DIR/obj-default" vmlinux bzImage
-install_vmlinux "$BUILD_DIR/obj-default" vmlinux
-cp "$BUILD_DIR/obj-default/arch/x86/boot/bzImage" "$OUT/bzImage.tmp"
-mv "$OUT/bzImage.tmp" "$OUT/bzImage"
-if [[ " $VARIANTS " == *" acpi "* ]]; then
+# The default variant is vmlinux and the bzImage (the same tree); VARIANTS=acpi
+# alone builds only vmlinux-acpi (and the initramfs), for a folder of its own.
+if has_variant default; then
+	configure "$BUILD_DIR/obj-default" "$HERE/config.fragment"
+	build_kernel "$BUILD_DIR/obj-default" vmlinux bzImage
+	install_vmlinux "$BUILD_DIR/obj-default" vmlinux
+	cp "$BUILD_DIR/obj-default/arch/x86/boot/bzImage" "$OUT/bzImage.tmp"
+	mv "$OUT/bzImage.tmp" "$OUT/bzImage"
+fi
+if has_variant acpi; then
 	configure "$BUILD_DIR/obj-acpi" "$HERE/config.fragment" "$HERE/config-acpi.fragment"
 	build_kernel "$BUILD_DIR/obj-acpi" vmlinux
 	install_vmlinux "$BUILD_DIR/obj-acpi" vmlinux-acpi
@@ -273,8 +276,9 @@ mv "$OUT/initramfs.cpio.tmp" "$OUT/initramfs.cpio"
 # ------------------------------------------------------------------ finish
 (
 	cd "$OUT"
-	sums=(vmlinux bzImage initramfs.cpio)
-	if [[ " $VARIANTS " == *" acpi "* ]]; then sums+=(vmlinux-acpi); fi
+	sums=(initramfs.cpio)
+	if has_variant default; then sums+=(vmlinux bzImage); fi
+	if has_variant acpi; then sums+=(vmlinux-acpi); fi
 	sha256sum "${sums[@]}" >SHA256SUMS
 )
 echo "$STAMP" >"$STAMP_FILE"
