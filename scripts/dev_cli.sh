@@ -80,8 +80,11 @@ ACPI_OPTIONS=(CONFIG_ACPI_BUTTON=y CONFIG_X86_64_ACPI_NUMA=y CONFIG_DMI_SYSFS=y)
 # Kernels built for the tests outside the checkout, so a fresh clone reuses them.
 CACHE_DIR=${CH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cloud-hypervisor-py}
 
-# acpi_guest_dir: prints a folder whose vmlinux-acpi has ACPI_OPTIONS, building
-# one (VARIANTS=acpi only, into $CACHE_DIR/guest-acpi) if none has.
+# acpi_guest_dir: prints a folder whose vmlinux-acpi has ACPI_OPTIONS, or where
+# one is being built: when none has, a build (VARIANTS=acpi only, into
+# $CACHE_DIR/guest-acpi) starts in the background, holding the guest-boot
+# lock, so the tests that boot wait for it while the others run beside it.
+# ACPI_BUILD_PID is then its process.
 acpi_guest_dir() {
 	local d o ok
 	for d in "${CH_ACPI_GUEST_DIR:-}" "${CH_GUEST_DIR:-}" "$ROOT/build/guest" "$ROOT/../shared/guest" \
@@ -94,8 +97,12 @@ acpi_guest_dir() {
 			return
 		fi
 	done
-	VARIANTS=acpi "$ROOT/scripts/guest/build.sh" "$CACHE_DIR/guest-acpi" >&2
-	echo "$CACHE_DIR/guest-acpi"
+	local out=$CACHE_DIR/guest-acpi lock=${CH_GUEST_BOOT_LOCK:-/tmp/guest-boot.lock}
+	mkdir -p "$out"
+	echo "dev_cli: building the ACPI test kernel in $out (log: $out.log)" >&2
+	flock "$lock" env VARIANTS=acpi "$ROOT/scripts/guest/build.sh" "$out" >"$out.log" 2>&1 &
+	ACPI_BUILD_PID=$!
+	echo "$out"
 }
 
 cmd_tests() {
@@ -103,12 +110,21 @@ cmd_tests() {
 	ensure_venv
 	guest_dir >/dev/null # the boot tests need a guest: build one when none is at hand
 	# The ACPI tests need an ACPI kernel with their options (tests/harness.py).
-	CH_ACPI_GUEST_DIR=$(acpi_guest_dir)
+	ACPI_BUILD_PID=
+	mkdir -p "$ROOT/build"
+	acpi_guest_dir >"$ROOT/build/.acpi-guest-dir" # not $(...): the build is this shell's child
+	CH_ACPI_GUEST_DIR=$(cat "$ROOT/build/.acpi-guest-dir")
 	export CH_ACPI_GUEST_DIR
 	"$ROOT/scripts/fetch-debian-kernel.sh" "$ROOT/build/debian-kernel" ||
 		echo "dev_cli: no Debian kernel; the loader tests that need it will be skipped" >&2
 	cd "$ROOT"
-	"$VENV/bin/nox" "$@"
+	local status=0
+	"$VENV/bin/nox" "$@" || status=$?
+	if [ -n "$ACPI_BUILD_PID" ] && ! wait "$ACPI_BUILD_PID"; then
+		echo "dev_cli: the ACPI test kernel did not build: $CH_ACPI_GUEST_DIR.log" >&2
+		status=1
+	fi
+	return "$status"
 }
 
 cmd_bench() {
