@@ -65,16 +65,20 @@ def script_disk(path: Path, script: str) -> Path:
     return path
 
 
-def find_guest() -> Guest | None:
-    candidates = [
+def _guest_folders(*first: str | None) -> Iterator[Path]:
+    """Where a guest may be, in order: `first`, $CH_GUEST_DIR, build/guest, ../shared/guest."""
+    for candidate in (
+        *first,
         os.environ.get("CH_GUEST_DIR"),
         ROOT / "build" / "guest",
         ROOT.parent / "shared" / "guest",
-    ]
-    for candidate in candidates:
-        if not candidate:
-            continue
-        folder = Path(candidate)
+    ):
+        if candidate:
+            yield Path(candidate)
+
+
+def find_guest() -> Guest | None:
+    for folder in _guest_folders():
         files = [folder / name for name in ("vmlinux", "bzImage", "initramfs.cpio")]
         if all(path.is_file() for path in files):
             return Guest(folder, *files)
@@ -87,17 +91,10 @@ ACPI_KERNEL_OPTIONS = ("CONFIG_ACPI_BUTTON=y", "CONFIG_X86_64_ACPI_NUMA=y", "CON
 
 def find_acpi_kernel() -> Path | None:
     """A `vmlinux-acpi` built with the power button, NUMA and DMI (its .config says so):
-    from $CH_ACPI_GUEST_DIR, then the places the guest comes from."""
-    candidates = (
-        os.environ.get("CH_ACPI_GUEST_DIR"),  # scripts/dev_cli.sh tests finds or builds one
-        os.environ.get("CH_GUEST_DIR"),
-        ROOT / "build" / "guest",
-        ROOT.parent / "shared" / "guest",
-    )
-    for candidate in candidates:
-        if not candidate:
-            continue
-        kernel, config = Path(candidate) / "vmlinux-acpi", Path(candidate) / "vmlinux-acpi.config"
+    from $CH_ACPI_GUEST_DIR (scripts/dev_cli.sh tests finds or builds one), then the
+    places the guest comes from."""
+    for folder in _guest_folders(os.environ.get("CH_ACPI_GUEST_DIR")):
+        kernel, config = folder / "vmlinux-acpi", folder / "vmlinux-acpi.config"
         if kernel.is_file() and config.is_file():
             options = set(config.read_text().splitlines())
             if all(option in options for option in ACPI_KERNEL_OPTIONS):
