@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import struct
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -95,6 +94,8 @@ def _encode_uuid(value: str | None) -> bytes:
         return bytes(16)  # all zeros: "not settable", Linux shows no product_uuid
     if not _UUID.fullmatch(value):
         raise SmbiosError("system_uuid", f"{value!r} is not a UUID")
+    import uuid  # 11 ms (it loads `platform`), for the VMs that set one only
+
     return uuid.UUID(value).bytes_le
 
 
