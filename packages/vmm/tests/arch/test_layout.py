@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from linux_loader import E820Type
+from vmm.arch import layout
 from vmm.arch.layout import (
     EBDA,
     LOW_RESERVED_END,
@@ -34,3 +35,19 @@ def test_e820_reserves_the_ebda_and_bios_area_and_lists_all_ram() -> None:
     reserved = [(e.addr, e.size) for e in entries if e.type == E820Type.RESERVED]
     assert (EBDA, LOW_RESERVED_END - EBDA) in reserved
     assert sum(size for _, size in ram) == 5 * GiB - (LOW_RESERVED_END - EBDA)
+
+
+def test_the_64_bit_pci_window_starts_above_ram_and_ends_at_the_address_width() -> None:
+    assert layout.mmio64_window(128 << 20, 46) == (4 << 30, (1 << 46) - 1)
+    # 5 GiB: 3 GiB below the hole, 2 GiB from 4 GiB; the window starts at 6 GiB.
+    assert layout.mmio64_window(5 << 30, 40) == (6 << 30, (1 << 40) - 1)
+    # RAM ending off a GiB boundary: the window starts at the next one.
+    assert layout.mmio64_window((3 << 30) + (1 << 20), 46)[0] == 5 << 30
+
+
+def test_the_acpi_tables_and_smbios_sit_in_the_reserved_bios_area() -> None:
+    reserved = [e for e in layout.e820_map(128 << 20) if e.type is E820Type.RESERVED]
+    assert any(
+        e.addr <= layout.RSDP_ADDRESS and e.addr + e.size >= layout.ACPI_TABLES_END + 0x10000
+        for e in reserved
+    )
