@@ -11,6 +11,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable
+from stat import S_ISBLK
 
 from block_formats.errors import CorruptImageError, ImageIOError
 
@@ -47,9 +48,15 @@ class HostFile:
     def size(self) -> int:
         """The file's length (a block device's too, which fstat reports as 0)."""
         try:
-            return os.lseek(self.fd, 0, os.SEEK_END)
+            stat = os.fstat(self.fd)
+            if not S_ISBLK(stat.st_mode):
+                return stat.st_size
+            position = os.lseek(self.fd, 0, os.SEEK_CUR)
+            end = os.lseek(self.fd, 0, os.SEEK_END)
+            os.lseek(self.fd, position, os.SEEK_SET)  # the fd may be borrowed
+            return end
         except OSError as error:
-            raise ImageIOError("lseek", 0, error) from error
+            raise ImageIOError("size", 0, error) from error
 
     def identity(self) -> tuple[int, int]:
         """(st_dev, st_ino): what a backing chain compares to find loops."""
