@@ -20,6 +20,7 @@ __all__ = ["HostFile"]
 _FALLOC_FL_KEEP_SIZE = 0x01
 _FALLOC_FL_PUNCH_HOLE = 0x02
 _FALLOC_FL_ZERO_RANGE = 0x10
+_MAX_OFFSET = (1 << 63) - 1  # off_t
 _UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENODEV}
 
 
@@ -36,6 +37,12 @@ def _load_fallocate() -> Callable[[int, int, int, int], int] | None:
 
 
 _fallocate = _load_fallocate()
+
+
+def _check_offset(offset: int, length: int) -> None:
+    """An offset taken from image metadata may be past anything a file can hold."""
+    if offset < 0 or offset + length > _MAX_OFFSET:
+        raise CorruptImageError(offset, "offset outside what a file can hold")
 
 
 class HostFile:
@@ -69,6 +76,7 @@ class HostFile:
     def read_into(self, offset: int, view: memoryview) -> int:
         """Fill `view` from `offset`; bytes past end of file read as zeros.
         Returns how many bytes came from the file."""
+        _check_offset(offset, len(view))
         done = 0
         while done < len(view):
             try:
@@ -92,6 +100,7 @@ class HostFile:
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
+        _check_offset(offset, len(view))
         done = 0
         while done < len(view):
             try:

@@ -35,7 +35,7 @@ _SPEC_NAMES = {
 
 def check_incompatible(bits: int, image_names: dict[tuple[int, int], str]) -> None:
     """IncompatibleFeaturesError naming every set bit this package does not implement."""
-    missing = bits & ~SUPPORTED
+    missing = bits & ~int(SUPPORTED)
     if not missing:
         return
     names = [

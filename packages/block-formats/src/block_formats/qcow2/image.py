@@ -203,6 +203,8 @@ class Qcow2Image(DiskImage):
             entry = self._map.lookup(cluster)
             if entry & COPIED and not entry & (COMPRESSED | ZERO):
                 host = self._host_offset(entry, cluster)
+                if host >= self._refcounts.end:
+                    raise CorruptImageError(host, f"guest cluster {cluster} maps past end of file")
                 if host:
                     self._file.write(host + start, piece)
                     continue

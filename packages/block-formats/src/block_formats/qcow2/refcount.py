@@ -47,6 +47,11 @@ class Refcounts:
         self._end += self._cluster_size
         return offset
 
+    @property
+    def end(self) -> int:
+        """Where the next cluster goes: past the end of the file and of every cluster so far."""
+        return self._end
+
     def get(self, offset: int) -> int:
         """The refcount of the host cluster at `offset`."""
         index, at = divmod(offset >> self._cluster_bits, self._per_block)
