@@ -20,6 +20,7 @@ PACKAGE_ORDER = [
     "kvm-bindings",
     "kvm-ioctls",
     "vm-memory",
+    "block-formats",
     "acpi-tables",
     "linux-loader",
     "virtio-queue",
