@@ -16,7 +16,7 @@ from collections.abc import Callable
 from vm_devices.virtio.device import VirtioDevice
 
 from vmm.config import ConsoleOutputMode, VmConfig
-from vmm.config.devices import DiskConfig, NetConfig
+from vmm.config.devices import DiskConfig, ImageType, NetConfig
 from vmm.device_manager import DeviceSpec
 from vmm.errors import VmmError
 
@@ -45,6 +45,17 @@ def device_specs(config: VmConfig) -> tuple[DeviceSpec, ...]:
     return tuple(specs)
 
 
+# `--disk image_type=` as vm-devices names formats (None: detect it, as CH does).
+_IMAGE_TYPES = {
+    ImageType.UNKNOWN: None,
+    ImageType.RAW: "raw",
+    ImageType.QCOW2: "qcow2",
+    ImageType.FIXED_VHD: "vhd",
+    ImageType.VHDX: "vhdx",
+    ImageType.FLAT_VMDK: "vmdk",
+}
+
+
 def _disk_builder(disk: DiskConfig) -> Builder:
     if disk.path is None:
         raise VmmError("--disk: path is required (vhost-user disks are not supported)")
@@ -61,6 +72,7 @@ def _disk_builder(disk: DiskConfig) -> Builder:
             queue_size=disk.queue_size,
             serial=disk.serial,
             sparse=disk.sparse,
+            image_type=_IMAGE_TYPES[disk.image_type],
         )
 
     return build

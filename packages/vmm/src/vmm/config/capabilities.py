@@ -79,9 +79,9 @@ def _max_vcpus(value: Any, cpus: Any) -> str | None:
 
 
 def _image_type(value: Any, _disk: Any) -> str | None:
-    if value in (ImageType.UNKNOWN, ImageType.RAW):
+    if value in (ImageType.UNKNOWN, ImageType.RAW, ImageType.QCOW2):
         return None
-    return f"{value.value.lower()} images are not supported by this VMM yet (raw only)"
+    return f"{value.value.lower()} images are not supported by this VMM yet (raw and qcow2)"
 
 
 # Fields built for some values only: the rule says why a value is refused.

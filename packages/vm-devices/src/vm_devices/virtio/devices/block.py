@@ -20,8 +20,9 @@ from vm_devices.errors import DeviceConfigError
 from vm_devices.virtio.defs import DeviceType
 from vm_devices.virtio.device import ActiveQueue, VirtioDeviceBase, VirtioInterrupt
 from vm_devices.virtio.devices.block_request import ID_BYTES, BlockRequestHandler
-from vm_devices.virtio.devices.disk import SECTOR_SIZE, DiskImage
+from vm_devices.virtio.devices.disk import SECTOR_SIZE
 from vm_devices.virtio.devices.errors import ActivationError
+from vm_devices.virtio.devices.formatted_disk import open_disk
 from vm_devices.virtio.devices.serve import QueueServer, WorkerGroup
 
 __all__ = [
@@ -55,11 +56,13 @@ MAX_QUEUES: Final = 256
 
 
 class Block(VirtioDeviceBase):
-    """A virtio block device backed by the raw image at ``path``.
+    """A virtio block device backed by the image at ``path``.
 
     What the VMM passes from ``--disk path=,readonly=,direct=,num_queues=,
-    queue_size=,id=,sparse=``; ``serial`` is ``id`` (what GET_ID answers, at most 20
-    bytes; by default one made from the image's device and inode numbers).
+    queue_size=,id=,sparse=,image_type=``: a qcow2 image (detected, or
+    ``image_type="qcow2"``) shows the guest its virtual disk, a raw one its
+    bytes; ``serial`` is ``id`` (what GET_ID answers, at most 20 bytes; by
+    default one made from the image's device and inode numbers).
     Raises :class:`DeviceConfigError` for bad options and
     :class:`~vm_devices.virtio.devices.errors.DiskOpenError` when the image
     cannot be used as asked.
@@ -76,6 +79,7 @@ class Block(VirtioDeviceBase):
         serial: str | bytes | None = None,
         lock: bool = True,
         sparse: bool = True,
+        image_type: str | None = None,
         name: str = "virtio-blk",
     ) -> None:
         if not 1 <= num_queues <= MAX_QUEUES:
@@ -85,7 +89,9 @@ class Block(VirtioDeviceBase):
                 name, "queue_size", queue_size, "is not a power of two 2..32768"
             )
         serial_bytes = _serial_bytes(name, serial)
-        self.disk = DiskImage(path, readonly=readonly, direct=direct, lock=lock, sparse=sparse)
+        self.disk = open_disk(
+            path, readonly=readonly, direct=direct, lock=lock, sparse=sparse, image_type=image_type
+        )
         if serial_bytes is None:
             info = os.fstat(self.disk.fd)
             serial_bytes = f"{info.st_dev:x}{info.st_rdev:x}{info.st_ino:x}".encode()[:ID_BYTES]

@@ -25,6 +25,7 @@ from typing import Final
 from virtio_queue import DescriptorChain, InvalidChainError
 
 from vm_devices.virtio.devices.disk import SECTOR_SIZE, DiskImage
+from vm_devices.virtio.devices.formatted_disk import FormattedDisk
 from vm_devices.virtio.devices.serve import GuestErrorLog
 
 __all__ = ["ID_BYTES", "BlockCounters", "BlockRequestHandler", "RequestType", "Status"]
@@ -76,7 +77,7 @@ class BlockRequestHandler:
 
     def __init__(
         self,
-        disk: DiskImage,
+        disk: DiskImage | FormattedDisk,
         serial: bytes,
         *,
         max_discard_segments: int = 1,

@@ -34,7 +34,7 @@ from virtio_queue import IOV_MAX
 
 from vm_devices.virtio.devices.errors import DiskLockedError, DiskOpenError
 
-__all__ = ["SECTOR_SIZE", "DiskImage"]
+__all__ = ["SECTOR_SIZE", "DiskImage", "lock_image"]
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,7 @@ class DiskImage:
         if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
             raise DiskOpenError(self.path, "not a regular file or a block device")
         if lock:
-            operation = fcntl.LOCK_SH if self.readonly else fcntl.LOCK_EX
-            try:
-                fcntl.flock(self.fd, operation | fcntl.LOCK_NB)
-            except BlockingIOError as error:
-                raise DiskLockedError(self.path, self.readonly, error.errno or 0) from None
-            except OSError as error:  # a file system without locks: say so, go on
-                log.warning("disk image %s: not locked (%s)", self.path, error.strerror)
+            lock_image(self.fd, self.path, self.readonly)
         self.size = os.lseek(self.fd, 0, os.SEEK_END)
         self.capacity = self.size // SECTOR_SIZE
         if self.size % SECTOR_SIZE:
@@ -225,6 +219,17 @@ class DiskImage:
     def __repr__(self) -> str:
         mode = "ro" if self.readonly else "rw"
         return f"DiskImage({self.path!r}, {mode}, {self.capacity} sectors)"
+
+
+def lock_image(fd: int, path: str, readonly: bool) -> None:
+    """A ``flock`` on the image: shared when read-only, exclusive otherwise."""
+    operation = fcntl.LOCK_SH if readonly else fcntl.LOCK_EX
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        raise DiskLockedError(path, readonly, error.errno or 0) from None
+    except OSError as error:  # a file system without locks: say so, go on
+        log.warning("disk image %s: not locked (%s)", path, error.strerror)
 
 
 def _open_reason(error: OSError, readonly: bool, direct: bool) -> str:
